@@ -1,0 +1,42 @@
+# Two commands do everything:  make course   and   make test
+# Options: PROFILE=smoke|cpu|gpu|auto (course), MIRROR=/path/to/mirror (offline data and weights).
+PY      ?= python3
+VENV    ?= .venv
+PYTHON  := $(VENV)/bin/python
+PROFILE ?= auto
+# torch is pinned here (not in pyproject) so a machine with these wheels cached installs quickly;
+# override with e.g. TORCH_SPEC="torch torchvision" to take the newest.
+TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
+# A mirror folder beside the checkout is used when present (classroom/CI); else none.
+MIRROR  ?= $(firstword $(wildcard $(abspath ../shared/data)))
+ifneq ($(strip $(MIRROR)),)
+export TRANSFER_LESSONS_DATA ?= $(MIRROR)
+endif
+export PYTHONUNBUFFERED := 1
+
+STAMP := $(VENV)/.installed
+
+.PHONY: setup course test clean help
+help:
+	@echo "make course [PROFILE=smoke|cpu|gpu]  set up, run every lesson, write reports/"
+	@echo "make test                            set up, run the whole test suite"
+
+# Re-runs only when the dependency list changes: setup is quick when nothing changed.
+$(STAMP): pyproject.toml Makefile
+	test -x $(PYTHON) || $(PY) -m venv $(VENV)
+	$(PYTHON) -m pip install -q --upgrade pip
+	$(PYTHON) -m pip install -q $(TORCH_SPEC)
+	$(PYTHON) -m pip install -q -e ".[dev]"
+	$(PYTHON) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (transfer-lessons)" >/dev/null
+	touch $(STAMP)
+
+setup: $(STAMP)
+
+course: setup
+	$(PYTHON) -m transfer_lessons run --profile $(PROFILE)
+
+test: setup
+	$(PYTHON) -m pytest
+
+clean:
+	rm -rf reports build .pytest_cache

@@ -1,0 +1,8 @@
+"""``python -m transfer_lessons``: see ``transfer_lessons.cli``."""
+
+import sys
+
+from .cli import main
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,118 @@
+"""The command line: ``python -m transfer_lessons doctor | predict | run``.
+
+- ``doctor [--json]``: versions, device, and where each backbone's and dataset's files would
+  come from right now (mirror, package, cache, download, synthetic) — nothing is fetched.
+- ``predict IMAGE [--backbone NAME] [-k K]``: ImageNet top-k, one ``label<TAB>probability``
+  line each, best first. IMAGE is a file, or a sample photo's name (``chelsea``).
+- ``run [--profile P] [--lessons 00 02 ...]``: execute lessons into ``reports/`` (``make course``).
+
+Errors of the package print one line naming the problem and the fix, and exit with status 2.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+__all__ = ["main", "doctor_report"]
+
+
+def doctor_report() -> dict:
+    """What ``doctor --json`` prints: device, versions, backbones and datasets and their sources."""
+    from .assets import dataset_status, list_datasets
+    from .backbones import list_backbones, weights_status
+    from .runtime import cache_dir, is_offline, mirror_dir, pick_device, versions
+
+    return {
+        "device": str(pick_device()),
+        "versions": versions(),
+        "settings": {"mirror": str(mirror_dir()) if mirror_dir() else None,
+                     "cache": str(cache_dir()), "offline": is_offline()},
+        "backbones": {name: weights_status(name) for name in list_backbones()},
+        "datasets": {name: dataset_status(name) for name in list_datasets()},
+    }
+
+
+def _print_doctor(report: dict) -> None:
+    print(f"device: {report['device']}")
+    print("versions: " + ", ".join(f"{k} {v}" for k, v in report["versions"].items()))
+    settings = report["settings"]
+    print(f"mirror: {settings['mirror'] or '(TRANSFER_LESSONS_DATA not set)'}; cache: "
+          f"{settings['cache']}; offline: {settings['offline']}")
+    print("\nbackbone                  offline  available  source")
+    for name, info in report["backbones"].items():
+        print(f"{name:<25} {str(info['offline']):<8} {str(info['available']):<10} {info['source']}")
+    print("\ndataset                   available  source")
+    for name, info in report["datasets"].items():
+        print(f"{name:<25} {str(info['available']):<10} {info['source']}")
+
+
+def _predict(args) -> int:
+    from .backbones import create_backbone
+    from .errors import DataError
+    from .photos import SAMPLE_PHOTOS, predict_topk, sample_photo
+
+    path = Path(args.image)
+    if path.is_file():
+        image = path
+    elif args.image in SAMPLE_PHOTOS:
+        image = sample_photo(args.image)
+    else:
+        raise DataError(f"Image {args.image!r} not found: give the path of an image file "
+                        f"(or a sample photo: {', '.join(SAMPLE_PHOTOS)}).")
+    model = create_backbone(args.backbone, pretrained=True)
+    for label, prob in predict_topk(model, image, k=args.k):
+        print(f"{label}\t{prob:.4f}")
+    return 0
+
+
+def _run(args) -> int:
+    from .report import run_lessons
+
+    summary = run_lessons(args.profile, args.lessons, notebook_dir=args.notebooks, out_dir=args.out)
+    failed = [name for name, entry in summary["lessons"].items() if entry["status"] != "ok"]
+    print(f"{len(summary['lessons']) - len(failed)} of {len(summary['lessons'])} lessons ok "
+          f"(profile {summary['profile']}); reports in {args.out}/")
+    return 1 if failed or not summary["lessons"] else 0
+
+
+def _parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m transfer_lessons", description=__doc__.split("\n")[0])
+    commands = parser.add_subparsers(dest="command", required=True)
+    doctor = commands.add_parser("doctor", help="show versions, device and where each asset comes from")
+    doctor.add_argument("--json", action="store_true", help="print one JSON object")
+    predict = commands.add_parser("predict", help="ImageNet top-5 of an image")
+    predict.add_argument("image", help="an image file, or a sample photo name such as chelsea")
+    predict.add_argument("--backbone", default="efficientnet_lite0")
+    predict.add_argument("-k", type=int, default=5, help="how many classes (default 5)")
+    run = commands.add_parser("run", help="execute the lessons and write reports/")
+    run.add_argument("--profile", default="auto", help="smoke, cpu, gpu or auto (default)")
+    run.add_argument("--lessons", nargs="*", help="lesson numbers or names (default: all)")
+    run.add_argument("--notebooks", default="notebooks", help="folder of the lesson notebooks")
+    run.add_argument("--out", default="reports", help="folder for the reports")
+    return parser
+
+
+def main(argv=None) -> int:
+    """Entry point; returns the exit status instead of exiting (safe to call from a notebook)."""
+    from .errors import TransferLessonsError
+
+    args = _parser().parse_args(argv)
+    try:
+        if args.command == "doctor":
+            report = doctor_report()
+            print(json.dumps(report, indent=2)) if args.json else _print_doctor(report)
+            return 0
+        if args.command == "predict":
+            return _predict(args)
+        return _run(args)
+    except TransferLessonsError as err:
+        print(f"error: {err}", file=sys.stderr)
+        return 2
+
+
+def main_exit() -> None:
+    """Console-script entry point (``transfer-lessons ...``)."""
+    sys.exit(main())

@@ -1,0 +1,104 @@
+"""Run profiles: how big each lesson's run is (``smoke``, ``cpu``, ``gpu``), defined once.
+
+A notebook's ``parameters`` cell names a profile; everything size-like is read from here,
+so no notebook copies a table of numbers. ``auto`` means the profile named by the
+``TRANSFER_LESSONS_PROFILE`` environment variable when set (how tests run notebooks that
+papermill does not inject into, e.g. under nbval), else ``gpu`` when CUDA is there, else ``cpu``. Override single fields with keywords: ``get_profile("cpu", epochs=3)``.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from dataclasses import dataclass
+from typing import Optional
+
+from .errors import UnknownName
+
+__all__ = ["Profile", "PROFILES", "get_profile", "resolve_profile_name"]
+
+
+@dataclass(frozen=True)
+class Profile:
+    """Sizes for one kind of run. Every field has its meaning and unit beside it."""
+
+    name: str
+    # --- classification (lessons 01, 02, 04, 05) ---
+    image_size: int = 224  # side of the square training/eval input, pixels
+    train_images: Optional[int] = None  # cap on training images (None = all), balanced per class
+    val_images: Optional[int] = None  # cap on validation images (None = all)
+    batch_size: int = 32  # images per optimiser step
+    epochs: int = 3  # passes over the training images per fine-tuning run
+    num_workers: int = 0  # DataLoader worker processes; decoded images are cached, so 0 is fast
+    # --- detection (lesson 03) ---
+    det_min_size: int = 320  # shorter image side fed to the detector, pixels
+    det_train_images: Optional[int] = None  # cap on detection training images (None = all)
+    det_test_images: Optional[int] = 50  # detection test images held out
+    det_epochs: int = 6  # detection training epochs
+    # --- timing (lessons 01, 04) ---
+    bench_repeats: int = 10  # timed repetitions per latency measurement (after warm-up)
+
+    def as_dict(self) -> dict:
+        """The profile as a plain dict, for checkpoints and reports."""
+        return dataclasses.asdict(self)
+
+
+PROFILES: dict[str, Profile] = {
+    # Seconds per notebook: tiny subsets and tiny inputs. For tests, not for conclusions.
+    "smoke": Profile(
+        name="smoke", image_size=64, train_images=16, val_images=16, batch_size=8, epochs=1,
+        det_min_size=128, det_train_images=4, det_test_images=4, det_epochs=1, bench_repeats=2,
+    ),
+    # A laptop's CPU: real data and real results in minutes.
+    "cpu": Profile(name="cpu", image_size=224, epochs=3, det_min_size=320, det_epochs=6),
+    # The full lesson on one GPU.
+    "gpu": Profile(
+        name="gpu", image_size=224, batch_size=64, epochs=10, num_workers=4,
+        det_min_size=512, det_test_images=50, det_epochs=15, bench_repeats=50,
+    ),
+}
+
+
+def resolve_profile_name(name: str = "auto") -> str:
+    """Turn ``auto`` into a concrete profile name (see the module docstring); check other names.
+
+    Raises:
+        UnknownName: the name is not ``auto`` or one of ``PROFILES``.
+    """
+    if name == "auto":
+        name = os.environ.get("TRANSFER_LESSONS_PROFILE", "").strip() or name
+    if name == "auto":
+        import torch
+
+        return "gpu" if torch.cuda.is_available() else "cpu"
+    if name not in PROFILES:
+        raise UnknownName("profile", name, [*PROFILES, "auto"], "transfer_lessons.PROFILES")
+    return name
+
+
+def get_profile(name: str = "auto", **overrides) -> Profile:
+    """Return the named profile, with any field overridden by keyword.
+
+    Args:
+        name: ``smoke``, ``cpu``, ``gpu`` or ``auto``.
+        **overrides: fields to change, e.g. ``epochs=1``.
+
+    Returns:
+        A frozen ``Profile``.
+
+    Raises:
+        UnknownName: unknown profile name.
+        TypeError: an override names no field of ``Profile``.
+
+    Example:
+        >>> get_profile("cpu", epochs=1).epochs
+        1
+
+    Used in every lesson's setup cell.
+    """
+    profile = PROFILES[resolve_profile_name(name)]
+    fields = {f.name for f in dataclasses.fields(Profile)}
+    unknown = set(overrides) - fields
+    if unknown:
+        raise TypeError(f"Profile has no field(s) {sorted(unknown)}; fields are {sorted(fields)}.")
+    return dataclasses.replace(profile, **overrides)

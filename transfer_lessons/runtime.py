@@ -1,0 +1,88 @@
+"""Where things run and how repeatably: settings from the environment, device, seeds, versions.
+
+Settings (environment variables, read at call time so tests and notebooks can change them):
+
+- ``TRANSFER_LESSONS_DATA``: a mirror folder holding datasets and weights (classrooms, offline).
+- ``TRANSFER_LESSONS_CACHE``: the cache folder (default ``~/.cache/transfer_lessons``).
+- ``TRANSFER_LESSONS_OFFLINE=1``: never use the network.
+"""
+
+from __future__ import annotations
+
+import os
+import platform
+import random
+from pathlib import Path
+from typing import Optional
+
+__all__ = ["mirror_dir", "cache_dir", "is_offline", "pick_device", "seed_everything", "versions"]
+
+
+def mirror_dir() -> Optional[Path]:
+    """The mirror folder from ``TRANSFER_LESSONS_DATA``, or None when unset."""
+    value = os.environ.get("TRANSFER_LESSONS_DATA", "").strip()
+    return Path(value).expanduser() if value else None
+
+
+def cache_dir() -> Path:
+    """The cache folder (``TRANSFER_LESSONS_CACHE`` or ``~/.cache/transfer_lessons``)."""
+    value = os.environ.get("TRANSFER_LESSONS_CACHE", "").strip()
+    if value:
+        return Path(value).expanduser()
+    base = os.environ.get("XDG_CACHE_HOME", "").strip() or Path.home() / ".cache"
+    return Path(base) / "transfer_lessons"
+
+
+def is_offline() -> bool:
+    """True when ``TRANSFER_LESSONS_OFFLINE`` is set to 1/true/yes."""
+    return os.environ.get("TRANSFER_LESSONS_OFFLINE", "").strip().lower() in {"1", "true", "yes"}
+
+
+def pick_device(preferred: Optional[str] = None):
+    """Return a ``torch.device``: the one asked for, else cuda, then mps, then cpu.
+
+    Example:
+        >>> pick_device("cpu").type
+        'cpu'
+    """
+    import torch
+
+    if preferred:
+        return torch.device(preferred)
+    if torch.cuda.is_available():
+        return torch.device("cuda")
+    mps = getattr(torch.backends, "mps", None)
+    if mps is not None and mps.is_available():
+        return torch.device("mps")
+    return torch.device("cpu")
+
+
+def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
+    """Seed Python, NumPy and torch (all devices); optionally ask for deterministic kernels.
+
+    Returns the seed, so a notebook can record it. Called in every lesson's setup cell.
+    """
+    import numpy as np
+    import torch
+
+    random.seed(seed)
+    np.random.seed(seed % 2**32)
+    torch.manual_seed(seed)  # seeds CUDA too
+    os.environ.setdefault("PYTHONHASHSEED", str(seed))
+    if deterministic:
+        torch.use_deterministic_algorithms(True, warn_only=True)
+        torch.backends.cudnn.benchmark = False
+    return seed
+
+
+def versions() -> dict:
+    """Versions of Python and the libraries the course leans on (None where not installed)."""
+    from importlib import metadata
+
+    out = {"python": platform.python_version()}
+    for name in ("torch", "torchvision", "timm", "torchmetrics", "numpy", "transfer_lessons"):
+        try:
+            out[name] = metadata.version(name.replace("_", "-"))
+        except metadata.PackageNotFoundError:
+            out[name] = None
+    return out
