@@ -34,7 +34,7 @@ def _check_plain(value, where: str = "state") -> None:
             _check_plain(item, f"{where}[{index}]")
     elif not isinstance(value, _PLAIN):
         raise TypeError(
-            f"save_checkpoint: {where} is a {type(value).__name__}; store only tensors, dicts, "
+            f"save_checkpoint: {where} holds a {type(value).__name__}; store only tensors, dicts, "
             "lists, numbers and strings (e.g. history.to_dict(), profile.as_dict())."
         )
 

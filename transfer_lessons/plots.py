@@ -129,7 +129,7 @@ def show_images(images, titles: Optional[Sequence[str]] = None, mean=None, std=N
         >>> images, labels = next(iter(loader))
         >>> fig = show_images(images[:8], [classes[i] for i in labels[:8]], mean=card.mean, std=card.std)
 
-    Shown in lesson 01, *Looking at the data*.
+    Shown in lesson 00, *A first taste*; used wherever a lesson looks at images.
     """
     images = list(images)
     if not images:

@@ -1,0 +1,308 @@
+"""Tests for assets.py: resolution order, real downloads from a local HTTP server, safe extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import inspect
+import io
+import socket
+import tarfile
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from transfer_lessons import assets
+from transfer_lessons.assets import (AssetSource, DatasetCard, dataset_status, download, get_dataset_card,
+                                     list_datasets, resolve_dataset, resolve_file, safe_extract,
+                                     sha256_file, verify_manifest)
+from transfer_lessons.errors import (AssetError, ChecksumMismatch, DatasetLayoutError, OfflineAssetMissing,
+                                     UnknownName, UnsafeArchive)
+
+FILES = {"train/a/one.txt": b"first file\n", "train/b/two.txt": b"second file\n" * 100}
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.files``; ``/short/...`` promises more bytes than it sends, then hangs up."""
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.server.hits.append(self.path)
+        short = self.path.startswith("/short/")
+        body = self.server.files.get(self.path.removeprefix("/short"))
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body) * 2 if short else len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        if short:
+            self.close_connection = True
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def server():
+    """A real HTTP server on 127.0.0.1 (port 0) in a thread; add bytes to ``server.files``."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.files, httpd.hits = {}, []
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def online(isolated_assets, monkeypatch):
+    """Like ``isolated_assets`` but with the network allowed."""
+    monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
+    return isolated_assets
+
+
+def _zip_bytes(members: dict) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _write_tree(root: Path) -> Path:
+    for rel, data in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+@pytest.fixture
+def tiny(tmp_path, server):
+    """A tiny dataset card whose archive is served by ``server``, with its manifest in tmp_path."""
+    manifest = tmp_path / "tiny.sha256"
+    manifest.write_text("".join(f"{hashlib.sha256(d).hexdigest()}  {r}\n" for r, d in FILES.items()))
+    archive = _zip_bytes({f"tiny_data/{rel}": data for rel, data in FILES.items()})
+    server.files["/tiny_data.zip"] = archive
+    return DatasetCard(name="tiny", folder="tiny_data", task="classification",
+                       url=f"{server.url}/tiny_data.zip", archive_sha256=hashlib.sha256(archive).hexdigest(),
+                       manifest=str(manifest), synthetic_fallback="synthetic_classification")
+
+
+def _closed_port_url() -> str:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port = sock.getsockname()[1]
+    return f"http://127.0.0.1:{port}/nothing.zip"  # closed now: connection refused
+
+
+def test_all_lists_the_public_names():
+    defined = {name for name, value in vars(assets).items() if not name.startswith("_")
+               and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == assets.__name__}
+    assert defined <= set(assets.__all__), f"public but not exported: {defined - set(assets.__all__)}"
+    assert all(hasattr(assets, name) for name in assets.__all__)
+
+
+def test_registry_and_unknown_name():
+    assert list_datasets() == ["hymenoptera", "pennfudan", "synthetic_classification", "synthetic_detection"]
+    assert get_dataset_card("pennfudan").archive_sha256 is None
+    with pytest.raises(UnknownName, match=r"Did you mean 'hymenoptera'\?.*list_datasets\(\)"):
+        get_dataset_card("hymenopteran")
+
+
+@pytest.mark.timeout(60)
+def test_download_extracts_then_cache_is_used(online, tiny, server):
+    first = resolve_dataset(tiny, progress=False)
+    assert (first.source, first.root) == ("download", online / "tiny_data")
+    assert (first.root / "train/b/two.txt").read_bytes() == FILES["train/b/two.txt"]
+    leftovers = sorted(p.name for p in online.iterdir())
+    assert leftovers == ["tiny_data"], f"cache should hold only the dataset, has {leftovers}"
+    second = resolve_dataset(tiny, progress=False)
+    assert second.source == "cache" and len(server.hits) == 1, server.hits
+
+
+def test_patched_registry_resolves_by_name(online, tiny, monkeypatch):
+    monkeypatch.setitem(assets.DATASETS, "tiny", tiny)
+    assert resolve_dataset("tiny", progress=False).source == "download"
+    assert dataset_status("tiny") == {"available": True, "source": "cache"}
+
+
+def test_wrong_archive_checksum_leaves_nothing(online, tiny):
+    bad = DatasetCard(**{**tiny.__dict__, "archive_sha256": "0" * 64})
+    with pytest.raises(ChecksumMismatch, match="tiny_data.zip"):
+        resolve_dataset(bad, progress=False)
+    assert not online.exists() or list(online.iterdir()) == [], list(online.iterdir())
+
+
+def test_download_wrong_checksum_removes_part(online, server, tmp_path):
+    server.files["/w.bin"] = b"weights"
+    dest = tmp_path / "w.bin"
+    with pytest.raises(ChecksumMismatch):
+        download(f"{server.url}/w.bin", dest, sha256="f" * 64, progress=False)
+    assert not dest.exists() and not (tmp_path / "w.bin.part").exists()
+    good = download(f"{server.url}/w.bin", dest, sha256=hashlib.sha256(b"weights").hexdigest(), progress=False)
+    assert good.read_bytes() == b"weights"
+
+
+@pytest.mark.timeout(60)
+def test_interrupted_download_raises_and_leaves_no_file(online, server, tmp_path):
+    server.files["/big.bin"] = b"x" * 50_000
+    dest = tmp_path / "big.bin"
+    with pytest.raises(AssetError, match=r"/short/big.bin.*run again") as info:
+        download(f"{server.url}/short/big.bin", dest, progress=False)
+    assert not isinstance(info.value, ChecksumMismatch)
+    assert not dest.exists() and not (tmp_path / "big.bin.part").exists()
+
+
+def test_download_refuses_when_offline(isolated_assets, tmp_path):
+    with pytest.raises(OfflineAssetMissing, match="TRANSFER_LESSONS_OFFLINE"):
+        download("http://127.0.0.1:9/x", tmp_path / "x", progress=False)
+
+
+def test_unreachable_server_falls_back_or_raises(online, tiny):
+    card = DatasetCard(**{**tiny.__dict__, "url": _closed_port_url()})
+    with pytest.warns(UserWarning, match="TRANSFER_LESSONS_DATA"):
+        source = resolve_dataset(card, progress=False)
+    assert source.source == "synthetic" and source.synthetic and (source.root / "train").is_dir()
+    with pytest.raises(OfflineAssetMissing, match="Could not reach"):
+        resolve_dataset(card, allow_synthetic=False, progress=False)
+
+
+def test_offline_without_data_uses_synthetic_or_raises(isolated_assets):
+    with pytest.warns(UserWarning, match=r"'hymenoptera'.*synthetic_classification.*TRANSFER_LESSONS_DATA"):
+        source = resolve_dataset("hymenoptera")
+    assert source.source == "synthetic" and source.root == isolated_assets / "synthetic_classification"
+    with pytest.raises(OfflineAssetMissing) as info:
+        resolve_dataset("pennfudan", allow_synthetic=False)
+    message = str(info.value)
+    assert "TRANSFER_LESSONS_DATA not set" in message and str(isolated_assets / "PennFudanPed") in message
+
+
+def test_order_mirror_then_cache_then_download(online, tiny, tmp_path, monkeypatch):
+    _write_tree(online / "tiny_data")
+    assert resolve_dataset(tiny).source == "cache"
+    mirror = tmp_path / "mirror"
+    _write_tree(mirror / "tiny_data")
+    monkeypatch.setenv("TRANSFER_LESSONS_DATA", str(mirror))
+    assert resolve_dataset(tiny) == AssetSource("tiny", mirror / "tiny_data", "mirror")
+    assert dataset_status(tiny) == {"available": True, "source": "mirror"}
+
+
+def test_corrupt_or_missing_mirror_file_is_named(isolated_assets, tiny, tmp_path, monkeypatch):
+    mirror = _write_tree(tmp_path / "mirror" / "tiny_data")
+    monkeypatch.setenv("TRANSFER_LESSONS_DATA", str(mirror.parent))
+    (mirror / "train/a/one.txt").write_bytes(b"changed\n")
+    with pytest.raises(ChecksumMismatch, match=r"train/a/one.txt.*TRANSFER_LESSONS_DATA"):
+        resolve_dataset(tiny)
+    (mirror / "train/a/one.txt").unlink()
+    with pytest.raises(AssetError, match=r"train/a/one.txt is missing"):
+        resolve_dataset(tiny)
+
+
+def test_cache_is_hashed_once_then_stamped(isolated_assets, tiny):
+    root = _write_tree(isolated_assets / "tiny_data")
+    assert resolve_dataset(tiny).source == "cache" and (root / ".verified").is_file()
+    (root / ".verified").unlink()
+    (root / "train/a/one.txt").write_bytes(b"changed\n")
+    with pytest.raises(ChecksumMismatch, match="delete the folder"):
+        resolve_dataset(tiny)
+
+
+def test_dataset_status_is_cheap_and_honest(isolated_assets, monkeypatch):
+    assert dataset_status("hymenoptera") == {"available": False, "source": "synthetic"}
+    assert dataset_status("synthetic_detection") == {"available": True, "source": "synthetic"}
+    monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
+    assert dataset_status("pennfudan") == {"available": True, "source": "download"}
+    assert not isolated_assets.exists(), "dataset_status must not write anything"
+
+
+def test_user_folder_and_missing_path(tmp_path):
+    assert resolve_dataset(tmp_path).source == "user"
+    with pytest.raises(DatasetLayoutError, match="does not exist"):
+        resolve_dataset(tmp_path / "nope")
+
+
+def test_resolve_file_order(online, server, tmp_path, monkeypatch):
+    data = b"weights!"
+    digest = hashlib.sha256(data).hexdigest()
+    server.files["/w.pth"] = data
+    path, source = resolve_file("weights/w.pth", url=f"{server.url}/w.pth", sha256=digest, progress=False)
+    assert (path, source) == (online / "weights/w.pth", "download")
+    assert resolve_file("weights/w.pth", sha256=digest)[1] == "cache"
+    mirror = tmp_path / "mirror"
+    (mirror / "weights").mkdir(parents=True)
+    (mirror / "weights/w.pth").write_bytes(b"tampered")
+    monkeypatch.setenv("TRANSFER_LESSONS_DATA", str(mirror))
+    with pytest.raises(ChecksumMismatch, match="w.pth"):
+        resolve_file("weights/w.pth", sha256=digest)
+    with pytest.raises(OfflineAssetMissing, match="other.pth"):
+        resolve_file("weights/other.pth")
+
+
+def test_verify_manifest_counts(tmp_path):
+    root = _write_tree(tmp_path / "d")
+    manifest = tmp_path / "m.sha256"
+    manifest.write_text("".join(f"{sha256_file(root / r)}  {r}\n" for r in FILES))
+    assert verify_manifest(root, manifest) == 2
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "/tmp/evil_abs.txt", "a/../../evil.txt"])
+def test_zip_with_escaping_member_is_refused(tmp_path, member):
+    archive = tmp_path / "bad.zip"
+    archive.write_bytes(_zip_bytes({"ok.txt": b"ok", member: b"evil"}))
+    target = tmp_path / "out"
+    with pytest.raises(UnsafeArchive, match=rf"bad.zip.*{member[:4]}"):
+        safe_extract(archive, target)
+    assert not (tmp_path / "evil.txt").exists() and list(target.iterdir()) == []
+
+
+def _tar(path: Path, *members: tarfile.TarInfo) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        tar.addfile(_info("data/ok.txt", size=2), io.BytesIO(b"ok"))
+        for member in members:
+            tar.addfile(member)
+    return path
+
+
+def _info(name, size=0, **fields) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    for key, value in fields.items():
+        setattr(info, key, value)
+    return info
+
+
+@pytest.mark.parametrize("member", [
+    _info("data/link", type=tarfile.SYMTYPE, linkname="../../outside"),
+    _info("data/abslink", type=tarfile.SYMTYPE, linkname="/etc/passwd"),
+    _info("data/hard", type=tarfile.LNKTYPE, linkname="../outside"),
+    _info("data/dev", type=tarfile.CHRTYPE),
+    _info("../evil.txt"),
+])
+def test_tar_with_unsafe_member_is_refused(tmp_path, member):
+    archive = _tar(tmp_path / "bad.tar.gz", member)
+    target = tmp_path / "out"
+    with pytest.raises(UnsafeArchive, match=f"bad.tar.gz.*{member.name}"):
+        safe_extract(archive, target)
+    assert list(target.iterdir()) == [] and not (tmp_path / "evil.txt").exists()
+
+
+def test_safe_tar_with_inner_link_extracts(tmp_path):
+    archive = _tar(tmp_path / "good.tar.gz", _info("data/alias.txt", type=tarfile.SYMTYPE, linkname="ok.txt"))
+    out = safe_extract(archive, tmp_path / "out")
+    assert (out / "data/alias.txt").read_bytes() == b"ok"
+
+
+def test_not_an_archive(tmp_path):
+    (tmp_path / "x.zip").write_bytes(b"not an archive")
+    with pytest.raises(AssetError, match="neither a zip nor a tar"):
+        safe_extract(tmp_path / "x.zip", tmp_path / "out")
+
+
+def test_real_mirror_is_verified(shared_mirror):
+    assert resolve_dataset("hymenoptera").source == "mirror"
+    assert resolve_dataset("pennfudan").root == shared_mirror / "PennFudanPed"
+    assert verify_manifest(shared_mirror / "PennFudanPed", assets.MANIFEST_DIR / "pennfudan.sha256") == 512

@@ -1,0 +1,69 @@
+"""The command line, run as a learner would: doctor, predict, errors in one line."""
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from conftest import SHARED_DATA
+
+CAT_LABELS = ("tabby", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
+
+
+def cli(*args, env=None):
+    return subprocess.run([sys.executable, "-m", "transfer_lessons", *args], capture_output=True,
+                          text=True, env={**os.environ, **(env or {})}, timeout=180)
+
+
+@pytest.mark.timeout(200)
+def test_doctor_json(tmp_path):
+    env = {"TRANSFER_LESSONS_CACHE": str(tmp_path), "TRANSFER_LESSONS_OFFLINE": "1"}
+    if (SHARED_DATA / "hymenoptera_data").is_dir():
+        env["TRANSFER_LESSONS_DATA"] = str(SHARED_DATA)
+    result = cli("doctor", "--json", env=env)
+    assert result.returncode == 0, result.stderr
+    report = json.loads(result.stdout)
+    assert set(report) >= {"device", "versions", "backbones", "datasets"}
+    assert report["backbones"]["efficientnet_lite0"]["offline"] is True
+    assert report["backbones"]["efficientnet_lite0"]["available"] is True
+    if "TRANSFER_LESSONS_DATA" in env:
+        for name in ("hymenoptera", "pennfudan"):
+            assert report["datasets"][name] == {"available": True, "source": "mirror"}
+    else:
+        assert report["datasets"]["hymenoptera"]["source"] == "synthetic"
+    text = cli("doctor", env=env)
+    assert text.returncode == 0 and "efficientnet_lite0" in text.stdout
+
+
+@pytest.mark.timeout(200)
+def test_predict_chelsea_is_a_cat(tmp_path):
+    from skimage import data
+    from PIL import Image
+
+    photo = tmp_path / "chelsea.png"
+    Image.fromarray(data.chelsea()).save(photo)
+    result = cli("predict", str(photo), env={"TRANSFER_LESSONS_CACHE": str(tmp_path / "c"),
+                                             "TRANSFER_LESSONS_OFFLINE": "1"})
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.strip().splitlines()
+    assert len(lines) == 5
+    rows = [line.split("\t") for line in lines]
+    probs = [float(p) for _, p in rows]
+    assert probs == sorted(probs, reverse=True) and 0 < probs[0] <= 1
+    assert rows[0][0].startswith(CAT_LABELS), f"first class is {rows[0][0]!r}"
+
+
+def test_predict_errors_are_one_line(tmp_path):
+    missing = cli("predict", str(tmp_path / "nope.jpg"))
+    assert missing.returncode == 2 and "nope.jpg" in missing.stderr
+    assert len(missing.stderr.strip().splitlines()) == 1
+    broken = tmp_path / "broken.jpg"
+    broken.write_bytes(b"\xff\xd8\xff\xe0 this is not a JPEG")
+    result = cli("predict", str(broken), env={"TRANSFER_LESSONS_CACHE": str(tmp_path / "c")})
+    assert result.returncode == 2 and "broken.jpg" in result.stderr, result.stderr
+    assert len(result.stderr.strip().splitlines()) == 1
+    unknown = cli("predict", "chelsea", "--backbone", "resnet5")
+    assert unknown.returncode == 2 and "Did you mean 'resnet50'" in unknown.stderr

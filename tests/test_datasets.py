@@ -1,0 +1,209 @@
+"""Tests for datasets.py: layout checks, image checks, the decoded cache, detection targets, real data."""
+
+from __future__ import annotations
+
+import inspect
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from transfer_lessons import datasets
+from transfer_lessons.datasets import (CachedImageDataset, DecodedImageCache, DetectionDataset,
+                                       balanced_subset, collate_detection, load_classification,
+                                       load_detection, open_rgb, scan_image_folder)
+from transfer_lessons.errors import BadImage, DataError, DatasetLayoutError
+
+
+def _image(path, size=(40, 30), mode="RGB", color=(200, 30, 60), fmt=None):
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("RGB", size, color)
+    image = image.convert(mode) if mode != "RGB" else image
+    image.save(path, format=fmt)
+    return path
+
+
+def _image_folder(root, per_class=3, classes=("cats", "dogs"), splits=("train", "val")):
+    for split in splits:
+        for index, name in enumerate(classes):
+            for i in range(per_class):
+                _image(root / split / name / f"{i}.jpg", color=(40 * index, 20 * i, 90))
+    return root
+
+
+def test_all_lists_the_public_names():
+    defined = {name for name, value in vars(datasets).items() if not name.startswith("_")
+               and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == datasets.__name__}
+    assert defined <= set(datasets.__all__), f"public but not exported: {defined - set(datasets.__all__)}"
+    assert all(hasattr(datasets, name) for name in datasets.__all__)
+
+
+def test_corrupt_image_is_named(tmp_path):
+    bad = tmp_path / "broken.jpg"
+    bad.write_bytes(_image(tmp_path / "ok.jpg").read_bytes()[:200])  # truncated JPEG
+    with pytest.raises(BadImage, match=r"broken.jpg.*remove or replace it"):
+        open_rgb(bad)
+    (tmp_path / "text.png").write_text("not an image")
+    with pytest.raises(BadImage, match="text.png"):
+        open_rgb(tmp_path / "text.png")
+
+
+def test_tiny_image_is_refused(tmp_path):
+    with pytest.raises(BadImage, match=r"tiny.png is only 5x40 pixels"):
+        open_rgb(_image(tmp_path / "tiny.png", size=(5, 40)))
+
+
+@pytest.mark.parametrize("mode", ["P", "L", "RGBA", "CMYK"])
+def test_modes_convert_to_rgb(tmp_path, mode):
+    fmt = "gif" if mode == "P" else "tiff" if mode == "CMYK" else "png"
+    image = open_rgb(_image(tmp_path / f"x.{fmt}", mode=mode))
+    assert (image.mode, image.size) == ("RGB", (40, 30))
+
+
+def test_exif_orientation_is_applied(tmp_path):
+    image = Image.new("RGB", (40, 20))
+    exif = image.getexif()
+    exif[0x0112] = 6  # rotate 90°: stored landscape, shown portrait
+    image.save(tmp_path / "phone.jpg", exif=exif)
+    assert open_rgb(tmp_path / "phone.jpg").size == (20, 40)
+
+
+def test_scan_skips_non_images_and_hidden_files(tmp_path):
+    root = _image_folder(tmp_path, splits=("train",)) / "train"
+    (root / "MANIFEST.sha256").write_text("x")
+    (root / "cats" / "notes.txt").write_text("x")
+    (root / "cats" / ".hidden.jpg").write_text("x")
+    samples, classes = scan_image_folder(root)
+    assert classes == ["cats", "dogs"] and len(samples) == 6
+    assert [label for _, label in samples] == [0, 0, 0, 1, 1, 1]
+
+
+def test_scan_layout_errors(tmp_path):
+    with pytest.raises(DatasetLayoutError, match="does not exist"):
+        scan_image_folder(tmp_path / "missing")
+    (tmp_path / "flat").mkdir()
+    _image(tmp_path / "flat" / "a.jpg")
+    with pytest.raises(DatasetLayoutError, match=r"no class subfolders; expected .*flat/<class>/<image>.jpg"):
+        scan_image_folder(tmp_path / "flat")
+    root = _image_folder(tmp_path / "d", splits=("train",)) / "train"
+    (root / "birds").mkdir()
+    with pytest.raises(DatasetLayoutError, match=r"'birds'\) holds no images"):
+        scan_image_folder(root)
+
+
+def test_missing_val_split_is_named(tmp_path):
+    root = _image_folder(tmp_path / "mine", splits=("train",))
+    with pytest.raises(DatasetLayoutError, match=r"no 'val' folder; expected .*/val/<class>/<image>"):
+        load_classification(root, image_size=32)
+
+
+def test_balanced_subset_is_seeded_and_even():
+    samples = [(f"a{i}", 0) for i in range(10)] + [(f"b{i}", 1) for i in range(4)]
+    pick = balanced_subset(samples, 6, seed=3)
+    assert pick == balanced_subset(samples, 6, seed=3) and len(pick) == 6
+    assert sum(label for _, label in pick) == 3, "3 of each class expected"
+    assert len(balanced_subset(samples, 12)) == 12 and balanced_subset(samples, None) == samples
+
+
+def test_decoded_cache_decodes_each_file_once(tmp_path, monkeypatch):
+    root = _image_folder(tmp_path, splits=("train",)) / "train"
+    samples, classes = scan_image_folder(root)
+    opened = []
+    real_open = datasets.open_rgb
+    monkeypatch.setattr(datasets, "open_rgb", lambda path, **kw: opened.append(path) or real_open(path, **kw))
+    data = CachedImageDataset(samples, classes, transform=lambda x: x.float(), decode_size=24)
+    for _ in range(3):  # three "epochs"
+        batch = [data[i][0] for i in range(len(data))]
+    assert len(opened) == len(samples), f"{len(opened)} decodes for {len(samples)} files"
+    direct = np.array(real_open(samples[0][0]).resize((32, 24), Image.Resampling.BICUBIC))
+    assert torch.equal(batch[0], torch.from_numpy(direct).permute(2, 0, 1).float())
+
+
+def test_decoded_cache_persists(tmp_path, monkeypatch):
+    monkeypatch.setenv("TRANSFER_LESSONS_CACHE", str(tmp_path / "cache"))
+    paths = [p for p, _ in scan_image_folder(_image_folder(tmp_path, splits=("train",)) / "train")[0]]
+    first = DecodedImageCache(paths, 16, persist=True)
+    assert first.file.is_file()
+    monkeypatch.setattr(datasets, "open_rgb", lambda *a, **k: pytest.fail("should load, not decode"))
+    second = DecodedImageCache(paths, 16, persist=True)
+    assert all(torch.equal(a, b) for a, b in zip(first.images, second.images))
+
+
+def test_load_classification_own_folder(tmp_path):
+    data = load_classification(_image_folder(tmp_path / "mine", per_class=4), image_size=32,
+                               train_images=4, val_images=2)
+    assert data.source.source == "user" and data.classes == ["cats", "dogs"]
+    assert (len(data.train), len(data.val)) == (4, 2)
+    image, label = data.train[0]
+    assert image.shape == (3, 32, 32) and image.dtype == torch.float32 and label in (0, 1)
+    with pytest.raises(DataError, match="load_detection"):
+        load_classification("pennfudan")
+
+
+def _detection_folder(root, mask=None, size=(40, 30)):
+    _image(root / "PNGImages" / "P1.png", size=size)
+    if mask is None:
+        mask = np.zeros((30, 40), np.uint8)
+        mask[5:20, 3:10], mask[8:25, 20:35] = 1, 2
+    (root / "PedMasks").mkdir(parents=True, exist_ok=True)
+    Image.fromarray(mask).save(root / "PedMasks" / "P1_mask.png")
+    return root
+
+
+def test_detection_targets_from_masks(tmp_path):
+    from torchvision.transforms import v2
+
+    dataset = DetectionDataset(_detection_folder(tmp_path))
+    image, target = dataset[0]
+    assert image.shape == (3, 30, 40) and target["labels"].tolist() == [1, 1]
+    assert target["boxes"].tolist() == [[3, 5, 9, 19], [20, 8, 34, 24]]
+    assert target["masks"].shape == (2, 30, 40) and target["masks"].dtype == torch.uint8
+    assert target["area"].tolist() == [6 * 14, 14 * 16]
+    flipped = dataset.with_transforms(v2.RandomHorizontalFlip(p=1.0))[0][1]
+    assert flipped["boxes"].tolist() == [[31, 5, 37, 19], [6, 8, 20, 24]]
+    images, targets = collate_detection([dataset[0], dataset[0]])
+    assert len(images) == 2 and len(targets) == 2
+
+
+def test_detection_validation_errors(tmp_path):
+    with pytest.raises(DataError, match=r"P1_mask.png is 20x10 but image .*P1.png is 40x30"):
+        DetectionDataset(_detection_folder(tmp_path / "a", mask=np.ones((10, 20), np.uint8)))
+    with pytest.raises(DataError, match=r"P1_mask.png marks no objects"):
+        DetectionDataset(_detection_folder(tmp_path / "b", mask=np.zeros((30, 40), np.uint8)))
+    line = np.zeros((30, 40), np.uint8)
+    line[3:9, 5] = 1  # one pixel wide: a box with no width
+    with pytest.raises(DataError, match=r"P1_mask.png: box 0 .* has no area"):
+        DetectionDataset(_detection_folder(tmp_path / "c", mask=line))
+    with pytest.raises(DatasetLayoutError, match="PNGImages/ and PedMasks/"):
+        DetectionDataset(tmp_path)
+
+
+def test_detection_from_boxes_csv(tmp_path):
+    _image(tmp_path / "images" / "a.jpg", size=(50, 40))
+    (tmp_path / "boxes.csv").write_text("image,x1,y1,x2,y2,label\na.jpg,1,2,20,30,cup\na.jpg,5,5,45,35,bowl\n")
+    dataset = DetectionDataset(tmp_path)
+    image, target = dataset[0]
+    assert dataset.classes == ["__background__", "bowl", "cup"] and target["labels"].tolist() == [2, 1]
+    assert "masks" not in target and target["boxes"].shape == (2, 4)
+    (tmp_path / "boxes.csv").write_text("image,x1,y1,x2,y2,label\na.jpg,1,2,60,30,cup\n")
+    with pytest.raises(DataError, match=r"boxes.csv \(a.jpg\): box 0 .* outside the 50x40 image"):
+        DetectionDataset(tmp_path)
+
+
+@pytest.mark.timeout(60)
+def test_real_hymenoptera(shared_mirror):
+    data = load_classification("hymenoptera", image_size=64)
+    assert (len(data.train), len(data.val), data.classes) == (245, 153, ["ants", "bees"])
+    assert data.source.source == "mirror"
+    assert data.train[0][0].shape == (3, 64, 64)
+
+
+@pytest.mark.timeout(60)
+def test_real_pennfudan(shared_mirror):
+    data = load_detection("pennfudan", min_size=128, test_images=50)
+    dataset = data.train.dataset
+    assert len(dataset) == 170 and sum(len(r["boxes"]) for r in dataset.records) == 423
+    assert (len(data.train), len(data.test), data.source.source) == (120, 50, "mirror")
+    image, target = data.test[0]
+    assert min(image.shape[-2:]) == 128 and target["masks"].shape[-2:] == image.shape[-2:]

@@ -1,0 +1,142 @@
+"""The lessons, executed: the smoke course runs offline with the network blocked, every recorded
+metric is asserted, solutions pass their checks, and nbval re-checks deterministic outputs."""
+
+import json
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import nbformat
+import pytest
+
+from conftest import REPO, SHARED_DATA
+
+NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
+SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
+NETBLOCK = REPO / "tests" / "netblock"
+CAT_LABELS = ("tabby, tabby cat", "tiger cat", "Persian cat", "Siamese cat", "Egyptian cat")
+SMOKE_SECONDS = 90  # the issue's budget for one lesson in the smoke profile
+
+
+def _check_00_tour(m):
+    assert m["top1.chelsea"] in CAT_LABELS, f"chelsea labelled {m['top1.chelsea']!r}, expected a cat"
+    assert 0.2 < m["top1_prob.chelsea"] <= 1.0, f"top-1 probability {m['top1_prob.chelsea']}"
+    assert m["top1.coffee"] == "espresso", m["top1.coffee"]
+    assert m["hand_vs_helper_same_ranking"] is True
+    assert m["offline_backbones"] >= 3
+
+
+# Every lesson must say how its recorded metrics are checked (see test_every_lesson_is_checked).
+CHECKS = {"00_tour": _check_00_tour}
+
+
+def _offline_env(tmp: Path, mirror: bool = True) -> dict:
+    """Fresh cache, network refused inside the kernels (tests/netblock), mirror if present."""
+    env = {**os.environ, "TRANSFER_LESSONS_CACHE": str(tmp / "cache"), "TRANSFER_LESSONS_HEADLESS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(NETBLOCK), os.environ.get("PYTHONPATH")]))}
+    env.pop("TRANSFER_LESSONS_OFFLINE", None)  # refused sockets alone must be enough
+    env.pop("TRANSFER_LESSONS_DATA", None)
+    if mirror and (SHARED_DATA / "hymenoptera_data").is_dir():
+        env["TRANSFER_LESSONS_DATA"] = str(SHARED_DATA)
+    return env
+
+
+@pytest.fixture(scope="module")
+def smoke_course(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("course")
+    result = subprocess.run([sys.executable, "-m", "transfer_lessons", "run", "--profile", "smoke",
+                             "--out", str(tmp / "reports")], cwd=REPO, env=_offline_env(tmp),
+                            capture_output=True, text=True, timeout=1500)
+    summary_path = tmp / "reports" / "summary.json"
+    assert summary_path.exists(), result.stdout + result.stderr
+    return result, json.loads(summary_path.read_text()), tmp / "reports"
+
+
+def test_netblock_really_blocks(tmp_path):
+    code = "import urllib.request\ntry:\n urllib.request.urlopen('https://download.pytorch.org/', timeout=5)\n" \
+           "except OSError as e:\n print('refused:', e)\n"
+    out = subprocess.run([sys.executable, "-c", code], env=_offline_env(tmp_path), capture_output=True,
+                         text=True, timeout=60).stdout
+    assert "network blocked by tests/netblock" in out
+
+
+@pytest.mark.notebook
+@pytest.mark.timeout(1600)
+def test_smoke_course_all_ok(smoke_course):
+    result, summary, reports = smoke_course
+    assert summary["profile"] == "smoke"
+    statuses = {name: entry["status"] for name, entry in summary["lessons"].items()}
+    assert statuses == {nb.stem: "ok" for nb in NOTEBOOKS}, result.stdout[-3000:] + result.stderr[-3000:]
+    assert result.returncode == 0
+    assert (reports / "index.html").exists()
+    for name, entry in summary["lessons"].items():
+        assert entry["seconds"] <= SMOKE_SECONDS, f"{name} took {entry['seconds']} s in smoke (> {SMOKE_SECONDS})"
+
+
+@pytest.mark.notebook
+@pytest.mark.parametrize("lesson", [nb.stem for nb in NOTEBOOKS])
+def test_lesson_metrics(smoke_course, lesson):
+    entry = smoke_course[1]["lessons"][lesson]
+    assert entry["status"] == "ok", entry.get("error")
+    CHECKS[lesson](entry["metrics"])
+    expected_source = {"mirror", "package"} if (SHARED_DATA / "hymenoptera_data").is_dir() else {"synthetic", "package"}
+    assert entry["data_source"] in expected_source, entry["data_source"]
+    attempts = {k: v for k, v in entry["metrics"].items() if k.startswith("exercise.")}
+    assert len(attempts) >= 3 and set(attempts.values()) == {"not attempted"}, attempts
+
+
+def test_every_lesson_is_checked():
+    assert sorted(CHECKS) == [nb.stem for nb in NOTEBOOKS]
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS + SOLUTIONS, ids=lambda p: p.stem)
+def test_notebook_structure(notebook):
+    nb = nbformat.read(notebook, as_version=4)
+    code = [c for c in nb.cells if c.cell_type == "code"]
+    assert "parameters" in code[0].metadata.get("tags", []) and "PROFILE" in code[0].source
+    for cell in code:
+        assert len(cell.source.splitlines()) <= 15, f"code cell over 15 lines:\n{cell.source}"
+        assert not re.search(r"^\s*[!%](pip|wget|curl|git)\b|git clone|urlretrieve|requests\.get",
+                             cell.source, re.M), cell.source
+        assert not re.search(r"['\"](/home|/work|/Users|[A-Z]:\\\\)", cell.source), f"hard-coded path: {cell.source}"
+    if notebook in NOTEBOOKS:
+        text = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+        for heading in ("Objectives", "Time", "Prerequisites", "## Summary", "## Exercises", "## References"):
+            assert heading in text, f"{notebook.name} lacks {heading!r}"
+        assert (REPO / "notebooks" / "solutions" / f"{notebook.stem}_solutions.ipynb").exists()
+
+
+@pytest.mark.notebook
+@pytest.mark.timeout(600)
+@pytest.mark.parametrize("notebook", SOLUTIONS, ids=lambda p: p.stem)
+def test_solutions_pass_their_checks(notebook, tmp_path):
+    import papermill
+
+    from transfer_lessons.report import read_records
+
+    env = _offline_env(tmp_path)
+    out = tmp_path / notebook.name
+    old = dict(os.environ)
+    os.environ.update(env)
+    try:
+        papermill.execute_notebook(str(notebook), str(out), parameters={"PROFILE": "smoke"},
+                                   cwd=str(notebook.parent), progress_bar=False, kernel_name="python3")
+    finally:
+        os.environ.clear()
+        os.environ.update(old)
+    results = {k: v for k, v in read_records(out).items() if k.startswith("exercise.")}
+    assert len(results) >= 3 and set(results.values()) == {"passed"}, results
+
+
+@pytest.mark.notebook
+@pytest.mark.timeout(600)
+def test_nbval_deterministic_outputs(tmp_path):
+    env = {**_offline_env(tmp_path), "TRANSFER_LESSONS_PROFILE": "smoke"}
+    result = subprocess.run(
+        [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", "--nbval-lax",
+         "--nbval-sanitize-with", str(REPO / "tests" / "nbval_sanitize.cfg"), *map(str, NOTEBOOKS)],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=580)
+    assert result.returncode == 0, result.stdout[-4000:]
+    assert re.search(r"\d+ passed", result.stdout)

@@ -1,0 +1,85 @@
+"""Tests for transfer_lessons.plots: every function returns a titled Figure with labelled axes."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from matplotlib.figure import Figure
+from PIL import Image
+
+from transfer_lessons import plots
+from transfer_lessons.plots import bar_chart, plot_history, plot_lr_schedule, show_images
+
+ROWS = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.5 + e / 10, "val_loss": 1.2 / e,
+         "val_acc": 0.4 + e / 10} for e in (1, 2, 3)]
+
+
+def test_all_lists_public_names():
+    public = {name for name, obj in vars(plots).items()
+              if not name.startswith("_") and getattr(obj, "__module__", None) == plots.__name__}
+    assert sorted(plots.__all__) == sorted(public), f"__all__ {sorted(plots.__all__)} != public {sorted(public)}"
+
+
+def assert_labelled(fig, n_axes: int):
+    assert isinstance(fig, Figure), f"expected a Figure, got {type(fig).__name__}"
+    assert len(fig.axes) == n_axes, f"{len(fig.axes)} axes, expected {n_axes}"
+    for ax in fig.axes:
+        assert ax.get_title() or fig.get_suptitle(), "an axes has no title"
+        if ax.axison:
+            assert ax.get_ylabel(), f"axes {ax.get_title()!r} has no y label"
+
+
+def test_plot_history_draws_loss_and_accuracy_with_units():
+    fig = plot_history(ROWS)
+    assert_labelled(fig, 2)
+    loss_ax, acc_ax = fig.axes
+    assert loss_ax.get_xlabel() == "epoch" and "loss" in loss_ax.get_ylabel()
+    assert "(%)" in acc_ax.get_ylabel() and len(acc_ax.lines) == 2
+    assert max(acc_ax.lines[0].get_ydata()) == pytest.approx(80.0), "accuracy should be drawn in percent"
+    with pytest.raises(ValueError, match="empty"):
+        plot_history([])
+
+
+def test_plot_history_skips_missing_validation():
+    fig = plot_history([{k: v for k, v in row.items() if not k.startswith("val")} for row in ROWS])
+    assert [len(ax.lines) for ax in fig.axes] == [1, 1]
+
+
+def test_plot_lr_schedule_one_or_several_curves():
+    fig = plot_lr_schedule([0.1, 0.2, 0.1])
+    assert_labelled(fig, 1)
+    assert fig.axes[0].get_xlabel() == "optimiser step" and "learning rate" in fig.axes[0].get_ylabel()
+    assert len(plot_lr_schedule({"backbone": [1, 2], "head": [10, 20]}).axes[0].lines) == 2
+
+
+def test_show_images_accepts_uint8_float_and_pil_and_denormalises():
+    uint8 = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8)
+    fig = show_images(uint8, titles=list("abcde"), ncols=3)
+    assert isinstance(fig, Figure) and len(fig.axes) == 6 and fig.get_suptitle() == "Images"
+    assert [ax.get_title() for ax in fig.axes[:5]] == list("abcde")
+
+    mean, std = [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]
+    normalised = (torch.full((1, 3, 4, 4), 0.75) - 0.5) / 0.25
+    drawn = show_images(normalised, mean=mean, std=std).axes[0].images[0].get_array()
+    assert float(drawn.max()) == pytest.approx(0.75), "normalised images were not denormalised"
+
+    pil = [Image.new("RGB", (8, 6), (255, 0, 0)), Image.new("L", (8, 6), 128)]
+    fig = show_images(pil, title="Photos")
+    assert fig.get_suptitle() == "Photos" and fig.axes[0].images[0].get_array().shape == (6, 8, 3)
+
+
+def test_show_images_rejects_mismatched_titles():
+    with pytest.raises(ValueError, match="1 titles for 2 images"):
+        show_images(torch.zeros(2, 3, 4, 4), titles=["one"])
+    with pytest.raises(ValueError, match="no images"):
+        show_images([])
+
+
+def test_bar_chart_labels_bars_and_axis():
+    fig = bar_chart({"frozen": 0.91, "fine-tuned": 0.953}, "Validation accuracy", "accuracy (fraction)")
+    assert_labelled(fig, 1)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Validation accuracy" and ax.get_ylabel() == "accuracy (fraction)"
+    assert [t.get_text() for t in ax.texts] == ["0.91", "0.953"]
+    with pytest.raises(ValueError, match="no values"):
+        bar_chart({}, "t", "y")

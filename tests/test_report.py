@@ -1,0 +1,81 @@
+"""Recording results, reading them back from executed notebooks, and the lesson runner."""
+
+import json
+import math
+
+import nbformat
+import numpy as np
+import pytest
+import torch
+
+from transfer_lessons import report
+
+
+def test_record_plain_values():
+    assert report.record("a", np.float32(0.5)) == 0.5
+    assert report.record("b", torch.tensor(3)) == 3
+    assert report.record("c", float("nan")) is None
+    assert report.record("d", {"x": (1, 2)}) == {"x": [1, 2]}
+    assert report.records()["b"] == 3
+    with pytest.raises(TypeError, match="record"):
+        report.record("e", object())
+
+
+def _notebook(path, cells):
+    nb = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(src) for src in cells])
+    nb.cells[0].metadata["tags"] = ["parameters"]
+    nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(nb, path)
+
+
+@pytest.mark.timeout(240)
+def test_run_lessons_writes_reports(tmp_path):
+    lessons = tmp_path / "nb"
+    lessons.mkdir()
+    _notebook(lessons / "00_good.ipynb", ['PROFILE = "auto"', "import transfer_lessons as tl\n"
+              "tl.record('profile_seen', PROFILE)\ntl.record('data_source', 'synthetic')\n"
+              "tl.record('x.y', 2 * 21)"])
+    _notebook(lessons / "01_broken.ipynb", ['PROFILE = "auto"', "1 / 0"])
+    _notebook(lessons / "02_after.ipynb", ['PROFILE = "auto"', "import transfer_lessons as tl\ntl.record('ran', True)"])
+    out = tmp_path / "reports"
+    summary = report.run_lessons("smoke", notebook_dir=lessons, out_dir=out)
+    entries = summary["lessons"]
+    assert entries["00_good"]["status"] == "ok" and entries["00_good"]["data_source"] == "synthetic"
+    assert entries["00_good"]["metrics"] == {"profile_seen": "smoke", "x.y": 42}
+    assert entries["01_broken"]["status"] == "failed" and "ZeroDivisionError" in entries["01_broken"]["error"]
+    assert entries["02_after"]["status"] == "ok", "one failing lesson must not stop the others"
+    assert json.loads((out / "summary.json").read_text()) == summary
+    assert summary["profile"] == "smoke" and "torch" in summary["versions"]
+    for name in ("00_good", "01_broken", "02_after"):
+        assert (out / f"{name}.ipynb").exists() and (out / f"{name}.html").exists()
+    index = (out / "index.html").read_text()
+    assert "01_broken" in index and "failed" in index and "x.y = 42" in index
+    assert report.read_records(out / "00_good.ipynb")["x.y"] == 42
+    assert not list(out.glob("*.part")), "no temporary files are left behind"
+
+
+def test_find_lessons_filters(tmp_path):
+    from transfer_lessons.errors import UnknownName
+
+    for name in ("00_a", "01_b", "02_c"):
+        (tmp_path / f"{name}.ipynb").write_text("{}")
+    assert [p.stem for p in report.find_lessons(tmp_path, ["2", "00_a"])] == ["02_c", "00_a"]
+    with pytest.raises(UnknownName, match="lesson '07'"):
+        report.find_lessons(tmp_path, ["07"])
+
+
+def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
+    target = tmp_path / "summary.json"
+    target.write_text("old")
+
+    def broken_replace(src, dst):
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report.os, "replace", broken_replace)
+    with pytest.raises(OSError):
+        report._atomic_write(target, "new")
+    assert target.read_text() == "old" and [p.name for p in tmp_path.iterdir()] == ["summary.json"]
+
+
+def test_nan_is_not_written_as_nan():
+    assert report._plain(math.inf) is None

@@ -1,0 +1,42 @@
+"""Tests for transforms.py: shapes and dtypes for tensors and PIL images, and denormalize."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from PIL import Image
+
+from transfer_lessons import transforms
+from transfer_lessons.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, eval_transforms, train_transforms
+
+
+def test_all_lists_the_public_names():
+    assert sorted(transforms.__all__) == sorted(
+        ["IMAGENET_MEAN", "IMAGENET_STD", "CROP_PCT", "train_transforms", "eval_transforms", "denormalize"])
+
+
+@pytest.mark.parametrize("make", [train_transforms, eval_transforms])
+def test_tensor_and_pil_give_normalised_floats(make):
+    pipeline = make(48)
+    for image in (torch.randint(0, 256, (3, 60, 90), dtype=torch.uint8), Image.new("RGB", (90, 60), "red")):
+        out = pipeline(image)
+        assert out.shape == (3, 48, 48) and out.dtype == torch.float32 and type(out) is torch.Tensor
+
+
+def test_eval_is_deterministic_and_matches_manual_normalisation():
+    image = torch.full((3, 64, 64), 255, dtype=torch.uint8)
+    out = eval_transforms(56)(image)
+    assert torch.equal(out, eval_transforms(56)(image))
+    expected = (1 - torch.tensor(IMAGENET_MEAN)) / torch.tensor(IMAGENET_STD)
+    assert torch.allclose(out[:, 0, 0], expected, atol=1e-5), f"{out[:, 0, 0]} != {expected}"
+
+
+def test_denormalize_inverts_normalize():
+    image = torch.rand(2, 3, 8, 8)
+    mean, std = torch.tensor(IMAGENET_MEAN).view(3, 1, 1), torch.tensor(IMAGENET_STD).view(3, 1, 1)
+    assert torch.allclose(denormalize((image - mean) / std), image, atol=1e-6)
+
+
+def test_unknown_interpolation_is_named():
+    with pytest.raises(ValueError, match="'lanczos5'"):
+        train_transforms(32, interpolation="lanczos5")

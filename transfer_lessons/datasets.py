@@ -1,0 +1,473 @@
+"""Loading image datasets safely: checking folder layouts and images, decoding each image once.
+
+Classification data is an ImageFolder tree ``<root>/{train,val}/<class>/<image>``. Detection data
+is either the PennFudanPed layout (``PNGImages/X.png`` + ``PedMasks/X_mask.png`` with instance
+ids 1..N) or, for your own boxes, ``images/`` plus ``boxes.csv`` with columns
+``image,x1,y1,x2,y2,label`` (pixel corners; label is a class name).
+Every problem is reported as a ``DataError`` naming the file and the fix.
+"""
+
+from __future__ import annotations
+
+import copy
+import csv
+import hashlib
+import json
+import math
+import os
+import tempfile
+from collections import defaultdict
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch.utils.data import Dataset, Subset
+
+from . import runtime
+from .assets import DATASETS, AssetSource, resolve_dataset
+from .errors import BadImage, DataError, DatasetLayoutError
+from .transforms import CROP_PCT, IMAGENET_MEAN, IMAGENET_STD, eval_transforms, train_transforms
+
+__all__ = [
+    "IMAGE_EXTENSIONS", "open_rgb", "scan_image_folder", "balanced_subset",
+    "DecodedImageCache", "CachedImageDataset", "ClassificationData", "load_classification",
+    "DetectionDataset", "DetectionData", "load_detection", "collate_detection",
+]
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+MIN_SIDE = 8  # pixels; smaller images are icons or broken thumbnails, not training data
+
+
+def open_rgb(path: Union[str, Path], *, draft_size: Optional[int] = None) -> Image.Image:
+    """Open an image fully decoded as RGB, with its EXIF orientation applied.
+
+    Args:
+        path: the image file.
+        draft_size: if set, let JPEG decoding shrink by a power of two while keeping both sides
+            at least this many pixels (much faster for large photos).
+
+    Returns:
+        A loaded ``PIL.Image`` in mode RGB (palette, grayscale, RGBA and CMYK are converted).
+
+    Raises:
+        BadImage: the file is unreadable, corrupt, truncated, or smaller than 8 px a side.
+
+    Example:
+        >>> open_rgb("train/ants/0013035.jpg").mode  # doctest: +SKIP
+        'RGB'
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            if draft_size and image.format == "JPEG":
+                image.draft("RGB", (draft_size, draft_size))
+            image = ImageOps.exif_transpose(image)  # phones store portraits sideways plus a flag
+            if image.mode == "P" and "transparency" in image.info:
+                image = image.convert("RGBA")  # avoids Pillow's palette-transparency warning
+            image = image.convert("RGB")  # forces the full decode, so truncation shows here
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise BadImage(f"Cannot read image {path}: {err}. Fix: remove or replace it.") from err
+    if min(image.size) < MIN_SIDE:
+        raise BadImage(f"Image {path} is only {image.width}x{image.height} pixels (minimum {MIN_SIDE}). "
+                       "Fix: remove or replace it.")
+    return image
+
+
+def scan_image_folder(root: Union[str, Path]) -> tuple[list[tuple[Path, int]], list[str]]:
+    """List ``(image path, class index)`` pairs of an ImageFolder tree ``root/<class>/<image>``.
+
+    Files that are not images (by extension) and hidden files are skipped.
+
+    Returns:
+        ``(samples, classes)``: samples sorted by class then path; classes sorted by name.
+
+    Raises:
+        DatasetLayoutError: ``root`` is missing, has no class folders, or a class folder has no images.
+
+    Example:
+        >>> samples, classes = scan_image_folder(root / "train")  # doctest: +SKIP
+    """
+    root = Path(root)
+    expected = f"expected {root}/<class>/<image>.jpg"
+    if not root.is_dir():
+        raise DatasetLayoutError(f"Image folder {root} does not exist; {expected}.")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise DatasetLayoutError(f"{root} has no class subfolders; {expected}. Fix: make one folder per class.")
+    samples = []
+    for index, name in enumerate(classes):
+        folder = root / name
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+        if not files:
+            raise DatasetLayoutError(f"Class folder {folder} ({name!r}) holds no images; {expected}. "
+                                     "Fix: add images to it or remove it.")
+        samples += [(path, index) for path in files]
+    return samples, classes
+
+
+def balanced_subset(samples: Sequence[tuple[Path, int]], count: Optional[int],
+                    seed: int = 0) -> list[tuple[Path, int]]:
+    """Pick ``count`` samples, as evenly over the classes as they allow, the same for the same seed.
+
+    Returns all samples when ``count`` is None or not smaller; keeps the original order.
+
+    Example:
+        >>> len(balanced_subset(samples, 16, seed=0))  # doctest: +SKIP
+        16
+    """
+    if count is None or count >= len(samples):
+        return list(samples)
+    if count < 1:
+        raise ValueError(f"Subset size must be at least 1, got {count}.")
+    rng = np.random.default_rng(seed)
+    by_class = defaultdict(list)
+    for index, (_, label) in enumerate(samples):
+        by_class[label].append(index)
+    queues = [list(rng.permutation(by_class[label])) for label in sorted(by_class)]
+    chosen = []
+    while len(chosen) < count:  # round robin: one per class per turn, until count is reached
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(int(queue.pop(0)))
+    return [samples[index] for index in sorted(chosen)]
+
+
+def _decode(path: Path, decode_size: int) -> torch.Tensor:
+    """Decode one image to uint8 CHW, resized so its shorter side is ``decode_size``."""
+    image = open_rgb(path, draft_size=decode_size)
+    scale = decode_size / min(image.size)
+    if scale != 1:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).contiguous()
+
+
+class DecodedImageCache:
+    """Decodes each image file once into a uint8 CHW tensor kept in memory (optionally on disk).
+
+    Decoding a JPEG costs far more than augmenting a small tensor, so paying it once instead of
+    every epoch makes CPU training several times faster. With ``persist=True`` the tensors are also
+    saved under ``<cache>/decoded/``, keyed by the file list, sizes, mtimes and ``decode_size``.
+
+    Example:
+        >>> cache = DecodedImageCache(paths, decode_size=256); cache[0].shape  # doctest: +SKIP
+        torch.Size([3, 256, 341])
+    """
+
+    def __init__(self, paths: Sequence[Union[str, Path]], decode_size: int, *, persist: bool = False):
+        self.paths = [Path(p) for p in paths]
+        self.decode_size = decode_size
+        self.file = runtime.cache_dir() / "decoded" / f"{self.key()}.pt" if persist else None
+        self.images = self._load() if self.file is not None and self.file.is_file() else None
+        if self.images is None:
+            self.images = [_decode(path, decode_size) for path in self.paths]
+            if self.file is not None:
+                self._save()
+
+    def key(self) -> str:
+        """A digest of the file list, their sizes and mtimes, and the decode size."""
+        stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in self.paths]
+        return hashlib.sha256(json.dumps([self.decode_size, stats]).encode()).hexdigest()[:24]
+
+    def _load(self) -> Optional[list]:
+        try:
+            images = torch.load(self.file, map_location="cpu", weights_only=True)["images"]
+        except Exception:  # a damaged cache file is only a lost speed-up: decode again
+            return None
+        return images if len(images) == len(self.paths) else None
+
+    def _save(self) -> None:
+        self.file.parent.mkdir(parents=True, exist_ok=True)
+        handle, tmp = tempfile.mkstemp(dir=self.file.parent, suffix=".tmp")
+        os.close(handle)
+        torch.save({"images": self.images}, tmp)
+        os.replace(tmp, self.file)  # atomic: a reader never sees half a file
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
+class CachedImageDataset(Dataset):
+    """A classification Dataset over decoded images: ``(transform(uint8 CHW tensor), label)``."""
+
+    def __init__(self, samples: Sequence[tuple[Path, int]], classes: Sequence[str],
+                 transform: Optional[Callable] = None, *, decode_size: int = 256, persist: bool = False):
+        self.samples, self.classes, self.transform = list(samples), list(classes), transform
+        self.targets = [label for _, label in self.samples]
+        self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
+        self.cache = DecodedImageCache([p for p, _ in self.samples], decode_size, persist=persist)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        image = self.cache[index]
+        return (self.transform(image) if self.transform else image), self.targets[index]
+
+
+@dataclass
+class ClassificationData:
+    """Train and validation Datasets of one classification dataset, and where it came from."""
+
+    train: CachedImageDataset
+    val: CachedImageDataset
+    classes: list[str]
+    source: AssetSource
+
+
+def _check_task(name_or_path, task: str, loader: str) -> None:
+    card = DATASETS.get(name_or_path) if isinstance(name_or_path, str) else None
+    if card is not None and card.task != task:
+        raise DataError(f"Dataset {card.name!r} is for {card.task}, not {task}. Fix: use {loader}.")
+
+
+def load_classification(name_or_path="hymenoptera", *, image_size: int = 224,
+                        mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
+                        interpolation: str = "bicubic", train_images: Optional[int] = None,
+                        val_images: Optional[int] = None, seed: int = 0, allow_synthetic: bool = True,
+                        persist: bool = False, progress: bool = True) -> ClassificationData:
+    """Load a classification dataset as decoded, augmented train and val Datasets.
+
+    Args:
+        name_or_path: a name from ``list_datasets()`` or your own folder with ``train/`` and ``val/``.
+        image_size: square input side; images are decoded once at ``ceil(image_size / 0.875)``.
+        mean, std, interpolation: from the backbone's card.
+        train_images, val_images: caps (None = all), balanced per class, fixed by ``seed``.
+        seed: which subset is drawn.
+        allow_synthetic: fall back to generated shapes (with a warning) when the data can't be had.
+        persist: also keep the decoded tensors on disk under the cache, for the next run.
+        progress: show a progress bar if a download is needed.
+
+    Returns:
+        ``ClassificationData(train, val, classes, source)``.
+
+    Raises:
+        DatasetLayoutError: no ``train/`` or ``val/`` folder, empty class, different classes.
+        BadImage: an image cannot be decoded (the message names it).
+        AssetError: see ``resolve_dataset``.
+
+    Example:
+        >>> data = load_classification("hymenoptera", image_size=224, train_images=64)  # doctest: +SKIP
+        >>> data.classes
+        ['ants', 'bees']
+
+    Used in lessons 01, 02, 04 and 05.
+    """
+    _check_task(name_or_path, "classification", "load_detection")
+    source = resolve_dataset(name_or_path, allow_synthetic=allow_synthetic, progress=progress)
+    layout = f"{source.root}/train/<class>/<image> and {source.root}/val/<class>/<image>"
+    for split in ("train", "val"):
+        if not (source.root / split).is_dir():
+            raise DatasetLayoutError(f"{source.root} has no {split!r} folder; expected {layout}. "
+                                     f"Fix: create {source.root / split} with one folder per class.")
+    train_samples, classes = scan_image_folder(source.root / "train")
+    val_samples, val_classes = scan_image_folder(source.root / "val")
+    if val_classes != classes:
+        raise DatasetLayoutError(f"{source.root}: train classes {classes} differ from val classes "
+                                 f"{val_classes}. Fix: use the same class folders in both.")
+    decode_size = math.ceil(image_size / CROP_PCT)
+    train = CachedImageDataset(balanced_subset(train_samples, train_images, seed), classes,
+                               train_transforms(image_size, mean, std, interpolation),
+                               decode_size=decode_size, persist=persist)
+    val = CachedImageDataset(balanced_subset(val_samples, val_images, seed), classes,
+                             eval_transforms(image_size, mean, std, interpolation),
+                             decode_size=decode_size, persist=persist)
+    return ClassificationData(train=train, val=val, classes=classes, source=source)
+
+
+def _check_boxes(boxes: torch.Tensor, width: int, height: int, where: str) -> None:
+    bad = ((boxes[:, 2] <= boxes[:, 0]) | (boxes[:, 3] <= boxes[:, 1]) | (boxes[:, :2] < 0).any(1)
+           | (boxes[:, 2] > width) | (boxes[:, 3] > height))
+    if bad.any():
+        i = int(bad.nonzero()[0])
+        raise DataError(f"{where}: box {i} {boxes[i].tolist()} has no area or lies outside the "
+                        f"{width}x{height} image. Fix: correct or remove it.")
+
+
+def _mask_records(root: Path) -> list[dict]:
+    """One record per PNGImages/X.png: boxes and instance ids read from PedMasks/X_mask.png."""
+    records = []
+    for image_path in sorted((root / "PNGImages").glob("*.png")):
+        mask_path = root / "PedMasks" / f"{image_path.stem}_mask.png"
+        if not mask_path.is_file():
+            raise DatasetLayoutError(f"{image_path} has no mask {mask_path}. Fix: add it or remove the image.")
+        with Image.open(image_path) as image, Image.open(mask_path) as mask_image:
+            size, mask = image.size, np.array(mask_image)
+        if mask.shape != (size[1], size[0]):
+            raise DataError(f"Mask {mask_path} is {mask.shape[1]}x{mask.shape[0]} but image {image_path} is "
+                            f"{size[0]}x{size[1]}. Fix: make the mask the same size as its image.")
+        ids = np.unique(mask)[1:] if mask.min() == 0 else np.unique(mask)
+        if len(ids) == 0:
+            raise DataError(f"Mask {mask_path} marks no objects (all pixels 0). "
+                            "Fix: paint each object with its own id 1..N, or remove the image.")
+        boxes = []
+        for ident in ids:
+            ys, xs = np.nonzero(mask == ident)
+            boxes.append([xs.min(), ys.min(), xs.max(), ys.max()])
+        boxes = torch.tensor(boxes, dtype=torch.float32)
+        _check_boxes(boxes, size[0], size[1], f"Mask {mask_path}")
+        records.append(dict(image=image_path, mask=mask_path, ids=ids, boxes=boxes,
+                            labels=torch.ones(len(ids), dtype=torch.int64)))
+    if not records:
+        raise DatasetLayoutError(f"{root / 'PNGImages'} holds no .png images. Fix: add images and masks.")
+    return records
+
+
+def _csv_records(root: Path) -> tuple[list[dict], list[str]]:
+    """One record per image named in boxes.csv (columns image,x1,y1,x2,y2,label)."""
+    table = root / "boxes.csv"
+    with open(table, newline="", encoding="utf-8") as handle:
+        rows = list(csv.DictReader(handle))
+    needed = {"image", "x1", "y1", "x2", "y2", "label"}
+    if not rows or not needed <= set(rows[0]):
+        raise DatasetLayoutError(f"{table} needs a header image,x1,y1,x2,y2,label and at least one row.")
+    classes = ["__background__", *sorted({row["label"] for row in rows})]
+    grouped = defaultdict(list)
+    for row in rows:
+        grouped[row["image"]].append(row)
+    records = []
+    for name, group in sorted(grouped.items()):
+        image_path = root / "images" / name
+        if not image_path.is_file():
+            raise DataError(f"{table} names {image_path}, which does not exist. Fix: add it or drop its rows.")
+        try:
+            boxes = torch.tensor([[float(r[k]) for k in ("x1", "y1", "x2", "y2")] for r in group])
+        except ValueError as err:
+            raise DataError(f"{table}: a box of {name} is not numeric ({err}). Fix: correct the row.") from err
+        with Image.open(image_path) as image:
+            _check_boxes(boxes, image.width, image.height, f"{table} ({name})")
+        labels = torch.tensor([classes.index(r["label"]) for r in group], dtype=torch.int64)
+        records.append(dict(image=image_path, mask=None, ids=None, boxes=boxes, labels=labels))
+    return records, classes
+
+
+class DetectionDataset(Dataset):
+    """Detection samples ``(image, target)`` from the PennFudanPed layout or ``images/`` + ``boxes.csv``.
+
+    ``target`` holds ``boxes`` (float [N, 4], x1 y1 x2 y2 pixels), ``labels`` (int64 [N], 1..K),
+    ``masks`` (uint8 [N, H, W], mask layout only), ``image_id``, ``area`` and ``iscrowd``.
+    ``classes[0]`` is ``"__background__"``, so ``len(classes)`` is torchvision's ``num_classes``.
+    Every file is checked when the dataset is built, so errors appear before training starts.
+
+    Args:
+        root: the dataset folder.
+        transforms: optional ``v2`` transform of ``(image, target)``; boxes and masks follow flips.
+
+    Raises:
+        DatasetLayoutError: neither layout is found, or a mask is missing.
+        DataError: a mask differs in size from its image, marks nothing, or a box is empty or
+            outside the image.
+
+    Example:
+        >>> image, target = DetectionDataset(root)[0]; target["boxes"].shape  # doctest: +SKIP
+        torch.Size([2, 4])
+
+    Used in lesson 03.
+    """
+
+    def __init__(self, root: Union[str, Path], transforms: Optional[Callable] = None):
+        self.root, self.transforms = Path(root), transforms
+        if (self.root / "boxes.csv").is_file():
+            self.records, self.classes = _csv_records(self.root)
+        elif (self.root / "PNGImages").is_dir() and (self.root / "PedMasks").is_dir():
+            self.records, self.classes = _mask_records(self.root), ["__background__", "pedestrian"]
+        else:
+            raise DatasetLayoutError(f"{self.root} is not a detection dataset: expected PNGImages/ and "
+                                     "PedMasks/ (PennFudanPed layout), or images/ and boxes.csv "
+                                     "(columns image,x1,y1,x2,y2,label).")
+
+    def with_transforms(self, transforms: Optional[Callable]) -> "DetectionDataset":
+        """A copy sharing the checked records, with other transforms (e.g. no augmentation)."""
+        other = copy.copy(self)
+        other.transforms = transforms
+        return other
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    def __getitem__(self, index: int):
+        from torchvision import tv_tensors
+
+        record = self.records[index]
+        image = tv_tensors.Image(torch.from_numpy(np.array(open_rgb(record["image"]))).permute(2, 0, 1))
+        height, width = image.shape[-2:]
+        count = len(record["labels"])
+        target = {"boxes": tv_tensors.BoundingBoxes(record["boxes"].clone(), format="XYXY",
+                                                    canvas_size=(height, width)),
+                  "labels": record["labels"].clone(), "image_id": index,
+                  "iscrowd": torch.zeros(count, dtype=torch.int64)}
+        if record["mask"] is not None:
+            with Image.open(record["mask"]) as mask_image:
+                mask = torch.from_numpy(np.array(mask_image))
+            ids = torch.from_numpy(record["ids"].astype(np.int64))
+            target["masks"] = tv_tensors.Mask((mask[None] == ids[:, None, None]).to(torch.uint8))
+        if self.transforms is not None:
+            image, target = self.transforms(image, target)
+        boxes = target["boxes"]
+        target["area"] = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        return image, target
+
+
+def collate_detection(batch):
+    """Keep images and targets as tuples: detection images differ in size, so they are not stacked."""
+    return tuple(zip(*batch))
+
+
+@dataclass
+class DetectionData:
+    """Train and test subsets of one detection dataset, its classes and where it came from."""
+
+    train: Subset
+    test: Subset
+    classes: list[str]
+    source: AssetSource
+
+
+def load_detection(name_or_path="pennfudan", *, min_size: int = 320, train_images: Optional[int] = None,
+                   test_images: Optional[int] = 50, seed: int = 0, allow_synthetic: bool = True,
+                   progress: bool = True) -> DetectionData:
+    """Load a detection dataset, split into train (flip-augmented) and test, resized to ``min_size``.
+
+    Args:
+        name_or_path: ``"pennfudan"``, ``"synthetic_detection"`` or your own folder (either layout).
+        min_size: shorter image side after resizing, pixels (boxes and masks are resized too).
+        train_images: cap on training images (None = all the rest).
+        test_images: images held out for testing; at most half of the dataset.
+        seed: fixes the split.
+        allow_synthetic: fall back to generated figures (with a warning) when the data can't be had.
+        progress: show a progress bar if a download is needed.
+
+    Returns:
+        ``DetectionData(train, test, classes, source)``; images are float32 in [0, 1].
+
+    Raises:
+        DatasetLayoutError, DataError: see ``DetectionDataset``.
+        AssetError: see ``resolve_dataset``.
+
+    Example:
+        >>> data = load_detection("pennfudan", min_size=320)  # doctest: +SKIP
+        >>> len(data.test), data.classes
+        (50, ['__background__', 'pedestrian'])
+
+    Used in lesson 03.
+    """
+    from torchvision.transforms import v2
+
+    _check_task(name_or_path, "detection", "load_classification")
+    source = resolve_dataset(name_or_path, allow_synthetic=allow_synthetic, progress=progress)
+    to_float = [v2.ToDtype(torch.float32, scale=True), v2.ToPureTensor()]
+    test_set = DetectionDataset(source.root, v2.Compose([v2.Resize(min_size, antialias=True), *to_float]))
+    train_set = test_set.with_transforms(
+        v2.Compose([v2.Resize(min_size, antialias=True), v2.RandomHorizontalFlip(), *to_float]))
+    order = np.random.default_rng(seed).permutation(len(test_set)).tolist()
+    held_out = min(test_images or 0, len(order) // 2)  # small sets keep half for training
+    train_ids = order[held_out:][:train_images] if train_images is not None else order[held_out:]
+    return DetectionData(train=Subset(train_set, train_ids), test=Subset(test_set, order[:held_out]),
+                         classes=test_set.classes, source=source)

@@ -1,0 +1,590 @@
+"""Fine-tuning a classifier: the epoch loop, evaluation, parameter groups, schedules and ``fit``.
+
+``train_one_epoch`` and ``evaluate`` are the two plain functions a lesson writes by hand
+first; the rest (freezing, learning-rate groups, schedules) are small tools around them,
+and ``fit`` is the one-call recipe built only from what is in this file.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from functools import partial
+from pathlib import Path
+from typing import Optional
+
+import torch
+from torch import nn
+from tqdm.auto import tqdm
+
+from .checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
+from .errors import NonFiniteLoss, TransferLessonsError, UnknownName
+from .metrics import History, MetricLogger, accuracy, format_epoch
+from .runtime import pick_device, seed_everything
+
+__all__ = [
+    "SCHEDULES", "BN_MODES", "train_one_epoch", "evaluate", "head_parameters", "backbone_parameters", "backbone_stages",
+    "param_groups", "freeze_backbone", "unfreeze_backbone", "set_batchnorm_eval",
+    "count_parameters", "make_scheduler", "preview_schedule", "fit",
+]
+
+SCHEDULES = ("onecycle", "cosine", "constant")
+BN_MODES = ("train", "frozen")
+_AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
+
+
+def _sync(device: torch.device) -> None:
+    # CUDA runs asynchronously: without a sync the clock stops before the GPU finishes.
+    if device.type == "cuda":
+        torch.cuda.synchronize(device)
+
+
+def _progress_bar(loader, desc: str, progress: bool):
+    """A tqdm bar over one pass of ``loader``."""
+    # Hand tqdm an iterator: tqdm.auto's asyncio layer calls iter() on an iterable when it is
+    # built, which would start a second DataLoader pass (more workers, one more RNG draw).
+    total = len(loader) if hasattr(loader, "__len__") else None
+    return tqdm(iter(loader), total=total, desc=desc, disable=not progress, leave=False)
+
+
+def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None, scaler=None,
+                    amp_dtype=None, grad_clip=None, channels_last=False, bn_mode="train",
+                    epoch=0, progress=True) -> dict:
+    """Train ``model`` for one pass over ``loader``; the scheduler steps once per batch.
+
+    Args:
+        model, loader, optimizer, loss_fn: as in any PyTorch loop; ``loader`` yields (images, targets).
+        device: where batches are moved (the model must already be there).
+        scheduler: stepped after every optimiser step, or None.
+        scaler: a ``torch.amp.GradScaler`` for fp16 on CUDA, or None.
+        amp_dtype: ``torch.bfloat16`` / ``torch.float16`` to run the forward pass under autocast.
+        grad_clip: clip the gradients' total L2 norm to this value, or None.
+        channels_last: move images in channels-last layout (convert the model yourself).
+        bn_mode: ``"frozen"`` keeps every BatchNorm layer in eval mode, so its running
+            statistics stay fixed; ``"train"`` lets them update.
+        epoch: only used in the progress bar and error messages.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        ``{"loss", "acc", "images", "seconds", "images_per_s"}`` averaged over the epoch.
+
+    Raises:
+        NonFiniteLoss: the loss became NaN or inf (checked before the backward pass).
+        UnknownName: ``bn_mode`` is not ``"train"`` or ``"frozen"``.
+
+    Example:
+        >>> stats = train_one_epoch(model, train_loader, optimizer, nn.CrossEntropyLoss(), "cpu")
+        >>> stats["loss"], stats["acc"]
+
+    Shown in plain PyTorch in lesson 02, *Fine-tuning*.
+    """
+    if bn_mode not in BN_MODES:
+        raise UnknownName("bn_mode", bn_mode, BN_MODES, "train_one_epoch's docstring")
+    device = torch.device(device)
+    model.train()
+    if bn_mode == "frozen":
+        set_batchnorm_eval(model, frozen_only=False)
+    log = MetricLogger()
+    _sync(device)
+    start = time.perf_counter()
+    bar = _progress_bar(loader, f"epoch {epoch} train", progress)
+    for step, (images, targets) in enumerate(bar, start=1):
+        memory_format = torch.channels_last if channels_last else torch.preserve_format
+        images = images.to(device, non_blocking=True, memory_format=memory_format)
+        targets = targets.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(images)
+            loss = loss_fn(logits, targets)
+        loss_value = loss.item()  # a CPU-GPU sync point, once per step, shared with the log below
+        # Stop before backward: one NaN gradient step would overwrite every weight with NaN.
+        if not math.isfinite(loss_value):
+            raise NonFiniteLoss(
+                f"Loss is {loss_value} at epoch {epoch}, step {step} of {bar.total}. Fix: lower the "
+                "learning rate, pass grad_clip=1.0, or check the inputs for NaN (torch.isnan(images).any())."
+            )
+        optimizer.zero_grad(set_to_none=True)
+        if scaler is not None:
+            scaler.scale(loss).backward()
+            scaler.unscale_(optimizer)  # clip the true gradients, not the scaled ones
+        else:
+            loss.backward()
+        if grad_clip is not None:
+            nn.utils.clip_grad_norm_(model.parameters(), grad_clip)
+        if scaler is not None:
+            scaler.step(optimizer)
+            scaler.update()
+        else:
+            optimizer.step()
+        if scheduler is not None:
+            scheduler.step()
+        log.update(n=len(targets), loss=loss_value, acc=accuracy(logits.detach(), targets))
+        bar.set_postfix_str(str(log), refresh=False)
+    _sync(device)
+    return _summary(log, time.perf_counter() - start)
+
+
+def _summary(log: MetricLogger, seconds: float) -> dict:
+    images = log["loss"].count if "loss" in log.meters else 0
+    averages = log.averages()
+    return {"loss": averages.get("loss", math.nan), "acc": averages.get("acc", math.nan),
+            "images": images, "seconds": seconds, "images_per_s": images / seconds if seconds else 0.0}
+
+
+@torch.inference_mode()
+def evaluate(model, loader, loss_fn, device, *, amp_dtype=None, channels_last=False,
+             progress=False, return_outputs=False) -> dict:
+    """Average loss and top-1 accuracy of ``model`` over ``loader``, without gradients.
+
+    Args:
+        model, loader, loss_fn, device: as for ``train_one_epoch``.
+        amp_dtype: run under autocast in this dtype, or None for full precision.
+        channels_last: move images in channels-last layout.
+        progress: show a tqdm progress bar.
+        return_outputs: also return every ``logits`` (float32, on CPU) and ``targets``.
+
+    Returns:
+        ``{"loss", "acc", "images", "seconds", "images_per_s"}``, plus ``"logits"`` and
+        ``"targets"`` tensors when ``return_outputs`` is True.
+
+    Raises:
+        Nothing of its own; a NaN loss is reported as NaN, not raised.
+
+    Example:
+        >>> evaluate(model, val_loader, nn.CrossEntropyLoss(), "cpu")["acc"]
+
+    Shown in plain PyTorch in lesson 02, *Fine-tuning*.
+    """
+    device = torch.device(device)
+    model.eval()
+    log, all_logits, all_targets = MetricLogger(), [], []
+    _sync(device)
+    start = time.perf_counter()
+    for images, targets in _progress_bar(loader, "evaluate", progress):
+        memory_format = torch.channels_last if channels_last else torch.preserve_format
+        images = images.to(device, non_blocking=True, memory_format=memory_format)
+        targets = targets.to(device, non_blocking=True)
+        with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
+            logits = model(images)
+            loss = loss_fn(logits, targets)
+        log.update(n=len(targets), loss=loss.item(), acc=accuracy(logits, targets))
+        if return_outputs:
+            all_logits.append(logits.float().cpu())
+            all_targets.append(targets.cpu())
+    _sync(device)
+    result = _summary(log, time.perf_counter() - start)
+    if return_outputs:
+        result["logits"] = torch.cat(all_logits) if all_logits else torch.empty(0)
+        result["targets"] = torch.cat(all_targets) if all_targets else torch.empty(0, dtype=torch.long)
+    return result
+
+
+# --- which parameters are the head, which the backbone -------------------------------------
+
+
+def _classifier(model: nn.Module) -> nn.Module:
+    """The classification head: timm's ``get_classifier()``, else the last ``nn.Linear``."""
+    model = getattr(model, "_orig_mod", model)  # see through torch.compile's wrapper
+    if hasattr(model, "get_classifier"):
+        return model.get_classifier()
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TypeError(f"{type(model).__name__} has no get_classifier() and no nn.Linear: cannot find its head.")
+    return linears[-1]
+
+
+def head_parameters(model: nn.Module) -> list:
+    """The classifier's parameters (timm ``model.get_classifier()``), trainable or not.
+
+    Example:
+        >>> len(head_parameters(timm.create_model("resnet18", num_classes=2)))  # fc.weight, fc.bias
+        2
+
+    Shown in lesson 02, *Replacing the head*.
+    """
+    return list(_classifier(model).parameters())
+
+
+def backbone_parameters(model: nn.Module) -> list:
+    """Every parameter that is not the classifier's, trainable or not.
+
+    Example:
+        >>> sum(p.numel() for p in backbone_parameters(model))
+
+    Shown in lesson 02, *Replacing the head*.
+    """
+    head = {id(p) for p in head_parameters(model)}
+    return [p for p in model.parameters() if id(p) not in head]
+
+
+def backbone_stages(model: nn.Module) -> list:
+    """The backbone's parameters in stages, input side first (stem, block 1, ..., last block).
+
+    Uses timm's ``model.group_matcher(coarse=True)``, so it works for any timm model; layers
+    between the last block and the head (``conv_head``, a final norm) join the last stage.
+    Other models are split by their top-level children.
+
+    Returns:
+        A list of parameter lists, one per stage.
+
+    Example:
+        >>> len(backbone_stages(timm.create_model("resnet18")))  # stem + layer1..layer4
+        5
+
+    Shown in lesson 02, *Unfreezing in stages*.
+    """
+    model = getattr(model, "_orig_mod", model)
+    head = {id(p) for p in head_parameters(model)}
+    if hasattr(model, "group_matcher"):
+        from timm.models import group_parameters
+
+        groups = group_parameters(model, model.group_matcher(coarse=True), return_values=True).values()
+        groups = [list(g) for g in groups]
+    else:
+        groups = [list(child.parameters()) for child in model.children()]
+    stages = [[p for p in g if id(p) not in head] for g in groups]
+    # timm puts unmatched layers (neck and head) in the last group: the neck joins the last block.
+    if len(stages) > 1 and stages[-1] and len(groups[-1]) > len(stages[-1]):
+        stages[-2].extend(stages.pop())
+    return [stage for stage in stages if stage]
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """The number of parameter values (not tensors) in ``model``.
+
+    Example:
+        >>> count_parameters(nn.Linear(10, 2))
+        22
+
+    Shown in lesson 02, *Freezing the backbone*.
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def freeze_backbone(model: nn.Module) -> int:
+    """Make only the classifier trainable; returns the number of trainable values left.
+
+    Note: ``requires_grad=False`` does not stop BatchNorm running statistics from updating
+    in ``model.train()``; use ``bn_mode="frozen"`` or ``set_batchnorm_eval`` for that.
+
+    Example:
+        >>> freeze_backbone(model) == count_parameters(model.get_classifier())
+        True
+
+    Shown in plain PyTorch in lesson 02, *Freezing the backbone*.
+    """
+    for p in backbone_parameters(model):
+        p.requires_grad_(False)
+    for p in head_parameters(model):
+        p.requires_grad_(True)
+    return count_parameters(model, trainable_only=True)
+
+
+def unfreeze_backbone(model: nn.Module, last_stages: Optional[int] = None) -> int:
+    """Make the last ``last_stages`` backbone stages trainable (None: all of them).
+
+    Args:
+        model: a timm model (or any model with a last ``nn.Linear`` head).
+        last_stages: how many stages, counted from the head (see ``backbone_stages``).
+
+    Returns:
+        The number of trainable parameter values after the change.
+
+    Raises:
+        ValueError: ``last_stages`` is negative.
+
+    Example:
+        >>> freeze_backbone(model); unfreeze_backbone(model, last_stages=1)
+
+    Shown in lesson 02, *Unfreezing in stages*.
+    """
+    if last_stages is not None and last_stages < 0:
+        raise ValueError(f"unfreeze_backbone: last_stages must be >= 0 or None, got {last_stages}.")
+    stages = backbone_stages(model)
+    chosen = stages if last_stages is None else stages[len(stages) - last_stages:] if last_stages else []
+    for stage in chosen:
+        for p in stage:
+            p.requires_grad_(True)
+    return count_parameters(model, trainable_only=True)
+
+
+def set_batchnorm_eval(model: nn.Module, frozen_only: bool = True) -> int:
+    """Put BatchNorm layers in eval mode, so their running mean and variance stop moving.
+
+    Call it after every ``model.train()``, which switches them back.
+
+    Args:
+        model: any model.
+        frozen_only: only the BatchNorm layers whose parameters are all frozen; False: all.
+
+    Returns:
+        The number of BatchNorm layers put in eval mode.
+
+    Example:
+        >>> model.train(); set_batchnorm_eval(model, frozen_only=False)
+
+    Shown in lesson 02, *Pitfall: BatchNorm statistics*.
+    """
+    count = 0
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            if frozen_only and any(p.requires_grad for p in module.parameters(recurse=False)):
+                continue
+            module.eval()
+            count += 1
+    return count
+
+
+def param_groups(model: nn.Module, lr: float, *, head_lr_mult: float = 10.0,
+                 weight_decay: float = 0.05, no_decay_bias_norm: bool = True) -> list:
+    """Optimiser parameter groups: the head learns ``head_lr_mult`` times faster than the backbone.
+
+    Only trainable parameters are included. With ``no_decay_bias_norm``, biases and norm
+    weights (every 0-D or 1-D tensor) get no weight decay: shrinking them towards zero
+    does not regularise, it only shifts activations.
+
+    Args:
+        model: the model.
+        lr: the backbone's learning rate.
+        head_lr_mult: the head's learning rate is ``lr * head_lr_mult``.
+        weight_decay: decoupled weight decay for matrices and conv kernels.
+        no_decay_bias_norm: exempt biases and norm weights from weight decay.
+
+    Returns:
+        A list of dicts with ``params``, ``lr``, ``weight_decay``, ``lr_mult`` and ``name``
+        (empty groups left out), ready for ``torch.optim.AdamW``.
+
+    Raises:
+        ValueError: no parameter is trainable.
+
+    Example:
+        >>> optimizer = torch.optim.AdamW(param_groups(model, 1e-4))  # head at 1e-3
+
+    Shown in plain PyTorch in lesson 02, *Learning rates per layer*.
+    """
+    head = {id(p) for p in head_parameters(model)}
+    groups = {}
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        part = "head" if id(p) in head else "backbone"
+        decays = not (no_decay_bias_norm and p.ndim <= 1)
+        key = f"{part}" + ("" if decays else "_no_decay")
+        if key not in groups:
+            mult = head_lr_mult if part == "head" else 1.0
+            groups[key] = {"params": [], "lr": lr * mult, "lr_mult": mult, "name": key,
+                           "weight_decay": weight_decay if decays else 0.0}
+        groups[key]["params"].append(p)
+    if not groups:
+        raise ValueError("param_groups: no parameter is trainable; call unfreeze_backbone(model) or "
+                         "check that the head was not frozen.")
+    order = ["backbone", "backbone_no_decay", "head", "head_no_decay"]
+    return [groups[k] for k in order if k in groups]
+
+
+# --- learning-rate schedules ----------------------------------------------------------------
+
+
+def _warmup_then(step: int, *, warmup_steps: int, total_steps: int, cosine: bool) -> float:
+    """The factor on the base learning rate at ``step``: linear warmup, then cosine or flat."""
+    if step < warmup_steps:
+        return (step + 1) / warmup_steps  # reaches the full rate on the last warmup step
+    if not cosine:
+        return 1.0
+    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
+    return 0.5 * (1.0 + math.cos(math.pi * progress))
+
+
+def make_scheduler(optimizer, kind: str, *, total_steps: int, warmup_steps: int = 0):
+    """A learning-rate scheduler to step once per batch, for ``total_steps`` batches.
+
+    Args:
+        optimizer: its groups' current ``lr`` are the peak rates.
+        kind: ``"cosine"``: linear warmup over ``warmup_steps``, then cosine decay to 0;
+            ``"onecycle"``: ``OneCycleLR`` with torch's defaults (starts at lr/25, rises
+            over ``warmup_steps`` or, when 0, the first 30% of steps, then cosine decay to
+            lr/25/1e4, cycling AdamW's beta1 between 0.95 and 0.85);
+            ``"constant"``: linear warmup, then flat.
+        total_steps: epochs × batches per epoch.
+        warmup_steps: steps of linear warmup (0: none).
+
+    Returns:
+        A ``torch.optim.lr_scheduler`` object.
+
+    Raises:
+        UnknownName: ``kind`` is not one of ``SCHEDULES``.
+        ValueError: ``total_steps`` < 1, or ``warmup_steps`` outside [0, total_steps).
+
+    Example:
+        >>> scheduler = make_scheduler(optimizer, "cosine", total_steps=3 * len(loader), warmup_steps=10)
+
+    Shown in plain PyTorch in lesson 02, *Learning-rate schedules*.
+    """
+    if kind not in SCHEDULES:
+        raise UnknownName("schedule", kind, SCHEDULES, "transfer_lessons.train.SCHEDULES")
+    if total_steps < 1 or not 0 <= warmup_steps < total_steps:
+        raise ValueError(f"make_scheduler: need total_steps >= 1 and 0 <= warmup_steps < total_steps, "
+                         f"got total_steps={total_steps}, warmup_steps={warmup_steps}.")
+    if kind == "onecycle":
+        max_lr = [group["lr"] for group in optimizer.param_groups]
+        pct_start = warmup_steps / total_steps if warmup_steps else 0.3
+        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr, total_steps=total_steps, pct_start=pct_start)
+    factor = partial(_warmup_then, warmup_steps=warmup_steps, total_steps=total_steps, cosine=kind == "cosine")
+    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
+
+
+def preview_schedule(kind: str, *, total_steps: int, warmup_steps: int = 0, lr: float = 1e-3) -> list:
+    """The learning rate ``make_scheduler`` gives at each of ``total_steps`` steps, without training.
+
+    Example:
+        >>> fig = plot_lr_schedule(preview_schedule("onecycle", total_steps=100))
+
+    Shown in lesson 02, *Learning-rate schedules*.
+    """
+    optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=lr)
+    scheduler = make_scheduler(optimizer, kind, total_steps=total_steps, warmup_steps=warmup_steps)
+    lrs = []
+    for _ in range(total_steps):
+        lrs.append(optimizer.param_groups[0]["lr"])
+        optimizer.step()  # no gradients, so nothing changes; it keeps the scheduler from warning
+        scheduler.step()
+    return lrs
+
+
+# --- the one-call recipe --------------------------------------------------------------------
+
+
+def _amp_settings(amp: Optional[str], device: torch.device):
+    """(autocast dtype, GradScaler) for ``fit``'s ``amp`` argument."""
+    if amp is None:
+        return None, None
+    if amp not in _AMP_DTYPES:
+        raise UnknownName("amp setting", amp, _AMP_DTYPES, "fit's docstring (amp='bf16', 'fp16' or None)")
+    if amp == "fp16" and device.type != "cuda":
+        raise ValueError(f"fit: amp='fp16' needs a CUDA GPU, but the device is {device}; use amp='bf16' or None.")
+    # fp16 overflows easily: the scaler scales the loss up and skips steps whose gradients overflow.
+    return _AMP_DTYPES[amp], torch.amp.GradScaler("cuda") if amp == "fp16" else None
+
+
+def _resume(path, epochs, model, optimizer, scheduler, scaler):
+    """Load a ``fit`` checkpoint into the given objects; returns (history, next epoch)."""
+    if path is None:
+        raise ValueError("fit: resume=True needs checkpoint_path= (the file to resume from).")
+    if not Path(path).is_file():
+        print(f"fit: no checkpoint at {path} yet; starting at epoch 1.")
+        return History(), 1
+    state = load_checkpoint(path)
+    if state["epochs"] != epochs:
+        raise TransferLessonsError(
+            f"{path} was written by a run of epochs={state['epochs']}, its schedule spans that many; "
+            f"resume with epochs={state['epochs']}, or start afresh with resume=False."
+        )
+    model.load_state_dict(state["model"])
+    optimizer.load_state_dict(state["optimizer"])
+    scheduler.load_state_dict(state["scheduler"])
+    if scaler is not None and state.get("scaler"):
+        scaler.load_state_dict(state["scaler"])
+    restore_rng_states(state["rng"])  # same shuffles and dropout masks as an uninterrupted run
+    return History.from_dict(state["history"]), state["epoch"] + 1
+
+
+def _epoch_row(epoch: int, train: dict, val: dict, optimizer, seconds: float) -> dict:
+    """One ``History`` row; ``lr`` is the backbone rate (the first group's rate over its multiplier)."""
+    group = optimizer.param_groups[0]
+    return {"epoch": epoch, "train_loss": train["loss"], "train_acc": train["acc"],
+            "val_loss": val.get("loss"), "val_acc": val.get("acc"),
+            "lr": group["lr"] / group.get("lr_mult", 1.0), "seconds": seconds,
+            "images_per_s": train["images_per_s"]}
+
+
+def fit(model, train_loader, val_loader, *, epochs, lr, device=None, head_lr_mult=10.0,
+        weight_decay=0.05, schedule="onecycle", warmup_epochs=0, label_smoothing=0.0, amp=None,
+        channels_last=False, compile=False, grad_clip=None, bn_mode="train", checkpoint_path=None,
+        resume=False, profile=None, seed=0, progress=True) -> History:
+    """Fine-tune ``model``: ``train_one_epoch`` then ``evaluate``, once per epoch, with a checkpoint each.
+
+    Defaults this recipe hides (all are arguments you can change):
+        - seeds Python, NumPy and torch with ``seed=0`` before building anything;
+        - moves the model to ``device`` (None: cuda, then mps, then cpu);
+        - optimiser ``AdamW`` (betas 0.9/0.999, eps 1e-8) over ``param_groups``: only
+          trainable parameters, head at ``lr × 10``, weight decay 0.05 except on biases
+          and norm weights (0);
+        - ``schedule="onecycle"``, stepped every batch: starts at lr/25, peaks after
+          ``warmup_epochs`` (0: after 30% of all steps), ends at lr/25/1e4, and cycles
+          AdamW's beta1 between 0.95 and 0.85;
+        - loss ``CrossEntropyLoss(label_smoothing=0.0)``; no gradient clipping; full precision;
+        - ``bn_mode="train"``: BatchNorm running statistics update, even in frozen layers;
+        - with ``checkpoint_path``, the file is overwritten atomically after every epoch
+          (model, optimizer, scheduler, scaler, epoch, history, profile, RNG states);
+        - prints its plan and one line per epoch; a tqdm bar per epoch (``progress=False``: silent).
+
+    Args:
+        model: a classifier (timm, or any model whose head is its last ``nn.Linear``).
+        train_loader, val_loader: yield (images, targets); ``val_loader`` may be None.
+        epochs, lr: epochs to train; the backbone's peak learning rate.
+        device: where to train; None picks one.
+        head_lr_mult, weight_decay: see ``param_groups``.
+        schedule, warmup_epochs: see ``make_scheduler`` (``"onecycle"``, ``"cosine"``, ``"constant"``).
+        label_smoothing: passed to ``CrossEntropyLoss``.
+        amp: ``"bf16"`` (CPU or GPU), ``"fp16"`` (CUDA, with a GradScaler) or None.
+        channels_last: convert the model and inputs to channels-last (faster convs on GPU).
+        compile: wrap the model with ``torch.compile`` (the checkpoint stores the plain model).
+        grad_clip: clip gradient norm to this value, or None.
+        bn_mode: ``"train"`` or ``"frozen"`` (every BatchNorm layer in eval mode).
+        checkpoint_path: file to save after every epoch, or None.
+        resume: continue from ``checkpoint_path`` at the epoch after the saved one; the
+            result equals an uninterrupted run. A missing file starts from epoch 1.
+        profile: a ``Profile`` (or dict) stored in the checkpoint.
+        seed: the seed for ``seed_everything``.
+        progress: print the plan and per-epoch lines, and show progress bars.
+
+    Returns:
+        A ``History`` with one row per epoch (resumed runs include the earlier rows).
+
+    Raises:
+        UnknownName: unknown ``schedule``, ``bn_mode`` or ``amp``.
+        ValueError: ``amp="fp16"`` without CUDA; ``resume`` without ``checkpoint_path``.
+        NonFiniteLoss: the loss became NaN or inf.
+        TransferLessonsError: the checkpoint to resume was written for another ``epochs``.
+
+    Example:
+        >>> history = fit(model, train_loader, val_loader, epochs=3, lr=1e-4, checkpoint_path="runs/last.pt")
+        >>> history.best("val_acc")
+
+    Shown step by step in lesson 02, *Fine-tuning*.
+    """
+    if bn_mode not in BN_MODES:
+        raise UnknownName("bn_mode", bn_mode, BN_MODES, "fit's docstring")
+    seed_everything(seed)
+    device = pick_device(device)
+    amp_dtype, scaler = _amp_settings(amp, device)
+    model.to(device)
+    if channels_last:
+        model.to(memory_format=torch.channels_last)
+    optimizer = torch.optim.AdamW(param_groups(model, lr, head_lr_mult=head_lr_mult, weight_decay=weight_decay))
+    steps = len(train_loader)
+    scheduler = make_scheduler(optimizer, schedule, total_steps=epochs * steps, warmup_steps=warmup_epochs * steps)
+    loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
+    history, first_epoch = _resume(checkpoint_path, epochs, model, optimizer, scheduler, scaler) if resume else (History(), 1)
+    runner = torch.compile(model) if compile else model  # shares its parameters with model
+    if progress:
+        print(f"fit: epochs {first_epoch}..{epochs} × {steps} steps on {device}; AdamW lr {lr:g} (head "
+              f"{lr * head_lr_mult:g}), {schedule} schedule, warmup {warmup_epochs * steps} steps, amp {amp}, "
+              f"bn_mode {bn_mode}, {count_parameters(model, trainable_only=True):,} trainable parameters")
+    for epoch in range(first_epoch, epochs + 1):
+        start = time.perf_counter()
+        train = train_one_epoch(runner, train_loader, optimizer, loss_fn, device, scheduler=scheduler,
+                                scaler=scaler, amp_dtype=amp_dtype, grad_clip=grad_clip, channels_last=channels_last,
+                                bn_mode=bn_mode, epoch=epoch, progress=progress)
+        val = {} if val_loader is None else evaluate(runner, val_loader, loss_fn, device, amp_dtype=amp_dtype,
+                                                     channels_last=channels_last)
+        history.append(_epoch_row(epoch, train, val, optimizer, time.perf_counter() - start))
+        if checkpoint_path is not None:
+            save_checkpoint(
+                checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
+                scheduler=scheduler.state_dict(), scaler=scaler.state_dict() if scaler else None,
+                epoch=epoch, epochs=epochs, history=history.to_dict(), rng=rng_states(),
+                profile=profile.as_dict() if hasattr(profile, "as_dict") else profile,
+            )
+        if progress:
+            print(format_epoch(history.last(), epochs))
+    return history

@@ -1,0 +1,111 @@
+"""Image preprocessing pipelines (torchvision.transforms.v2) built from a backbone's card values.
+
+The pipelines accept uint8 CHW tensors (as the decoded-image cache stores them) and PIL images,
+and return normalised float32 tensors. Mean, std and interpolation come from the backbone's card,
+so no notebook retypes them.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import torch
+from torchvision.transforms import InterpolationMode
+from torchvision.transforms import v2
+
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CROP_PCT", "train_transforms", "eval_transforms", "denormalize"]
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+CROP_PCT = 0.875  # eval: resize to size/0.875 (256 for 224), then centre-crop, as timm and torchvision do
+
+
+def _interpolation(name: str) -> InterpolationMode:
+    try:
+        return InterpolationMode(name.lower())
+    except ValueError:
+        known = [mode.value for mode in InterpolationMode]
+        raise ValueError(f"Unknown interpolation {name!r}; use one of {known}.") from None
+
+
+def _to_float(mean: Sequence[float], std: Sequence[float]) -> list:
+    # ToPureTensor last: batches are plain tensors, not tv_tensors.Image, whatever the input was
+    return [v2.ToImage(), v2.ToDtype(torch.float32, scale=True), v2.Normalize(list(mean), list(std)),
+            v2.ToPureTensor()]
+
+
+def train_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,
+                     std: Sequence[float] = IMAGENET_STD, interpolation: str = "bicubic") -> v2.Compose:
+    """Training augmentation: random resized crop, horizontal flip, scale to [0, 1], normalise.
+
+    Args:
+        image_size: side of the square output, pixels.
+        mean, std: per-channel normalisation, from the backbone's card.
+        interpolation: "bilinear", "bicubic" or "nearest".
+
+    Returns:
+        A ``v2.Compose`` mapping a uint8 tensor or PIL image to a float32 [3, size, size] tensor.
+
+    Raises:
+        ValueError: unknown interpolation.
+
+    Example:
+        >>> train_transforms(64)(torch.zeros(3, 80, 100, dtype=torch.uint8)).shape
+        torch.Size([3, 64, 64])
+
+    Used in lessons 01, 02, 04 and 05 through ``load_classification``.
+    """
+    return v2.Compose([
+        v2.RandomResizedCrop(image_size, interpolation=_interpolation(interpolation), antialias=True),
+        v2.RandomHorizontalFlip(),
+        *_to_float(mean, std),
+    ])
+
+
+def eval_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,
+                    std: Sequence[float] = IMAGENET_STD, interpolation: str = "bicubic") -> v2.Compose:
+    """Evaluation preprocessing: resize to ``image_size / 0.875``, centre-crop, scale, normalise.
+
+    Args:
+        image_size: side of the square output, pixels.
+        mean, std: per-channel normalisation, from the backbone's card.
+        interpolation: "bilinear", "bicubic" or "nearest".
+
+    Returns:
+        A deterministic ``v2.Compose`` giving a float32 [3, size, size] tensor.
+
+    Raises:
+        ValueError: unknown interpolation.
+
+    Example:
+        >>> eval_transforms(224)(torch.zeros(3, 300, 400, dtype=torch.uint8)).shape
+        torch.Size([3, 224, 224])
+
+    Used in lessons 01, 02, 04 and 05 through ``load_classification``.
+    """
+    return v2.Compose([
+        v2.Resize(int(image_size / CROP_PCT), interpolation=_interpolation(interpolation), antialias=True),
+        v2.CenterCrop(image_size),
+        *_to_float(mean, std),
+    ])
+
+
+def denormalize(tensor: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
+                std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
+    """Undo ``Normalize`` for plotting: ``x * std + mean``, clamped to [0, 1].
+
+    Args:
+        tensor: [3, H, W] or [N, 3, H, W] normalised images.
+        mean, std: the values used to normalise.
+
+    Returns:
+        A new tensor of the same shape with values in [0, 1].
+
+    Example:
+        >>> denormalize(torch.zeros(3, 2, 2)).max().item() <= 1
+        True
+    """
+    shape = (-1, 1, 1)
+    mean_t = torch.as_tensor(mean, dtype=tensor.dtype, device=tensor.device).view(shape)
+    std_t = torch.as_tensor(std, dtype=tensor.dtype, device=tensor.device).view(shape)
+    return (tensor * std_t + mean_t).clamp(0, 1)
