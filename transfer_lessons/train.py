@@ -23,8 +23,8 @@ from .metrics import History, MetricLogger, accuracy, format_epoch
 from .runtime import pick_device, seed_everything
 
 __all__ = [
-    "SCHEDULES", "BN_MODES", "train_one_epoch", "evaluate", "head_parameters", "backbone_parameters", "backbone_stages",
-    "param_groups", "freeze_backbone", "unfreeze_backbone", "set_batchnorm_eval",
+    "SCHEDULES", "BN_MODES", "train_one_epoch", "evaluate", "head_parameters",
+    "backbone_parameters", "backbone_stages", "param_groups", "freeze_backbone", "unfreeze_backbone", "set_batchnorm_eval",
     "count_parameters", "make_scheduler", "preview_schedule", "fit",
 ]
 
