@@ -1,4 +1,4 @@
-"""Tests for assets.py: resolution order, real downloads from a local HTTP server, safe extraction."""
+"""Tests for assets.py: dataset cards, the resolution order (mirror, cache, download, synthetic), resolve_file."""
 
 from __future__ import annotations
 
@@ -7,7 +7,6 @@ import http.server
 import inspect
 import io
 import socket
-import tarfile
 import threading
 import zipfile
 from pathlib import Path
@@ -15,11 +14,11 @@ from pathlib import Path
 import pytest
 
 from transfer_lessons import assets
-from transfer_lessons.assets import (AssetSource, DatasetCard, dataset_status, download, get_dataset_card,
-                                     list_datasets, resolve_dataset, resolve_file, safe_extract,
-                                     sha256_file, verify_manifest)
+from transfer_lessons.assets import (AssetSource, DatasetCard, dataset_status, get_dataset_card, list_datasets,
+                                     resolve_dataset, resolve_file)
 from transfer_lessons.errors import (AssetError, ChecksumMismatch, DatasetLayoutError, OfflineAssetMissing,
-                                     UnknownName, UnsafeArchive)
+                                     UnknownName)
+from transfer_lessons.fetch import verify_manifest
 
 FILES = {"train/a/one.txt": b"first file\n", "train/b/two.txt": b"second file\n" * 100}
 
@@ -137,31 +136,6 @@ def test_wrong_archive_checksum_leaves_nothing(online, tiny):
     assert not online.exists() or list(online.iterdir()) == [], list(online.iterdir())
 
 
-def test_download_wrong_checksum_removes_part(online, server, tmp_path):
-    server.files["/w.bin"] = b"weights"
-    dest = tmp_path / "w.bin"
-    with pytest.raises(ChecksumMismatch):
-        download(f"{server.url}/w.bin", dest, sha256="f" * 64, progress=False)
-    assert not dest.exists() and not (tmp_path / "w.bin.part").exists()
-    good = download(f"{server.url}/w.bin", dest, sha256=hashlib.sha256(b"weights").hexdigest(), progress=False)
-    assert good.read_bytes() == b"weights"
-
-
-@pytest.mark.timeout(60)
-def test_interrupted_download_raises_and_leaves_no_file(online, server, tmp_path):
-    server.files["/big.bin"] = b"x" * 50_000
-    dest = tmp_path / "big.bin"
-    with pytest.raises(AssetError, match=r"/short/big.bin.*run again") as info:
-        download(f"{server.url}/short/big.bin", dest, progress=False)
-    assert not isinstance(info.value, ChecksumMismatch)
-    assert not dest.exists() and not (tmp_path / "big.bin.part").exists()
-
-
-def test_download_refuses_when_offline(isolated_assets, tmp_path):
-    with pytest.raises(OfflineAssetMissing, match="TRANSFER_LESSONS_OFFLINE"):
-        download("http://127.0.0.1:9/x", tmp_path / "x", progress=False)
-
-
 def test_unreachable_server_falls_back_or_raises(online, tiny):
     card = DatasetCard(**{**tiny.__dict__, "url": _closed_port_url()})
     with pytest.warns(UserWarning, match="TRANSFER_LESSONS_DATA"):
@@ -240,66 +214,6 @@ def test_resolve_file_order(online, server, tmp_path, monkeypatch):
         resolve_file("weights/w.pth", sha256=digest)
     with pytest.raises(OfflineAssetMissing, match="other.pth"):
         resolve_file("weights/other.pth")
-
-
-def test_verify_manifest_counts(tmp_path):
-    root = _write_tree(tmp_path / "d")
-    manifest = tmp_path / "m.sha256"
-    manifest.write_text("".join(f"{sha256_file(root / r)}  {r}\n" for r in FILES))
-    assert verify_manifest(root, manifest) == 2
-
-
-@pytest.mark.parametrize("member", ["../evil.txt", "/tmp/evil_abs.txt", "a/../../evil.txt"])
-def test_zip_with_escaping_member_is_refused(tmp_path, member):
-    archive = tmp_path / "bad.zip"
-    archive.write_bytes(_zip_bytes({"ok.txt": b"ok", member: b"evil"}))
-    target = tmp_path / "out"
-    with pytest.raises(UnsafeArchive, match=rf"bad.zip.*{member[:4]}"):
-        safe_extract(archive, target)
-    assert not (tmp_path / "evil.txt").exists() and list(target.iterdir()) == []
-
-
-def _tar(path: Path, *members: tarfile.TarInfo) -> Path:
-    with tarfile.open(path, "w:gz") as tar:
-        tar.addfile(_info("data/ok.txt", size=2), io.BytesIO(b"ok"))
-        for member in members:
-            tar.addfile(member)
-    return path
-
-
-def _info(name, size=0, **fields) -> tarfile.TarInfo:
-    info = tarfile.TarInfo(name)
-    info.size = size
-    for key, value in fields.items():
-        setattr(info, key, value)
-    return info
-
-
-@pytest.mark.parametrize("member", [
-    _info("data/link", type=tarfile.SYMTYPE, linkname="../../outside"),
-    _info("data/abslink", type=tarfile.SYMTYPE, linkname="/etc/passwd"),
-    _info("data/hard", type=tarfile.LNKTYPE, linkname="../outside"),
-    _info("data/dev", type=tarfile.CHRTYPE),
-    _info("../evil.txt"),
-])
-def test_tar_with_unsafe_member_is_refused(tmp_path, member):
-    archive = _tar(tmp_path / "bad.tar.gz", member)
-    target = tmp_path / "out"
-    with pytest.raises(UnsafeArchive, match=f"bad.tar.gz.*{member.name}"):
-        safe_extract(archive, target)
-    assert list(target.iterdir()) == [] and not (tmp_path / "evil.txt").exists()
-
-
-def test_safe_tar_with_inner_link_extracts(tmp_path):
-    archive = _tar(tmp_path / "good.tar.gz", _info("data/alias.txt", type=tarfile.SYMTYPE, linkname="ok.txt"))
-    out = safe_extract(archive, tmp_path / "out")
-    assert (out / "data/alias.txt").read_bytes() == b"ok"
-
-
-def test_not_an_archive(tmp_path):
-    (tmp_path / "x.zip").write_bytes(b"not an archive")
-    with pytest.raises(AssetError, match="neither a zip nor a tar"):
-        safe_extract(tmp_path / "x.zip", tmp_path / "out")
 
 
 def test_real_mirror_is_verified(shared_mirror):

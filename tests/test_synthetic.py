@@ -10,7 +10,8 @@ import pytest
 from PIL import Image
 
 from transfer_lessons import synthetic
-from transfer_lessons.datasets import load_classification, load_detection
+from transfer_lessons.datasets import load_classification
+from transfer_lessons.detection_data import load_detection
 from transfer_lessons.synthetic import make_classification, make_detection, write_synthetic
 
 

@@ -1,4 +1,4 @@
-"""Tests for transfer_lessons.train: the epoch loop, freezing, parameter groups, schedules, fit."""
+"""Tests for transfer_lessons.train: the epoch loop, evaluation, schedules, fit."""
 
 from __future__ import annotations
 
@@ -11,13 +11,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from transfer_lessons import train
+from transfer_lessons import params, train
 from transfer_lessons.checkpoint import load_checkpoint
 from transfer_lessons.errors import NonFiniteLoss, TransferLessonsError, UnknownName
+from transfer_lessons.params import param_groups
 from transfer_lessons.profiles import get_profile
-from transfer_lessons.train import (backbone_parameters, backbone_stages, count_parameters, evaluate, fit,
-                                    freeze_backbone, head_parameters, param_groups, preview_schedule,
-                                    set_batchnorm_eval, train_one_epoch, unfreeze_backbone)
+from transfer_lessons.train import evaluate, fit, preview_schedule, train_one_epoch
 
 
 @pytest.fixture(autouse=True)
@@ -60,8 +59,10 @@ def bn_stats(model: nn.Module) -> list:
 
 
 def test_all_lists_public_names():
+    # BN_MODES is imported from params, so it is params' public name, not train's.
     public = {name for name, obj in vars(train).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == train.__name__ or name.isupper())}
+              and (getattr(obj, "__module__", None) == train.__name__ or name.isupper())
+              and name not in params.__all__}
     assert sorted(train.__all__) == sorted(public), f"__all__ {sorted(train.__all__)} != public {sorted(public)}"
 
 
@@ -150,48 +151,6 @@ def test_evaluate_returns_outputs_and_does_not_train():
     assert all(torch.equal(a, b) for a, b in zip(before, bn_stats(model))), "evaluate moved BN statistics"
 
 
-def test_freeze_backbone_leaves_only_the_classifier_trainable():
-    model = lite0()
-    trainable = freeze_backbone(model)
-    names = sorted(n for n, p in model.named_parameters() if p.requires_grad)
-    assert names == ["classifier.bias", "classifier.weight"], f"trainable after freeze: {names}"
-    assert trainable == count_parameters(model.get_classifier()) == count_parameters(model, trainable_only=True)
-    assert len(head_parameters(model)) + len(backbone_parameters(model)) == len(list(model.parameters()))
-
-
-def test_unfreeze_last_stages_counts_from_the_head():
-    model = lite0()
-    stages = backbone_stages(model)
-    assert len(stages) == 8, f"expected stem + 7 block stages, got {len(stages)}"
-    freeze_backbone(model)
-    unfreeze_backbone(model, last_stages=1)
-    names = {n for n, p in model.named_parameters() if p.requires_grad}
-    assert any(n.startswith("blocks.6.") for n in names) and "conv_head.weight" in names, sorted(names)
-    assert not any(n.startswith(("blocks.5.", "conv_stem")) for n in names), sorted(names)
-    assert unfreeze_backbone(model) == count_parameters(model), "unfreeze_backbone(None) should unfreeze all"
-
-
-def test_stages_fall_back_to_children_for_plain_modules():
-    model = tiny_net()
-    assert [len(s) for s in backbone_stages(model)] == [2, 2], "expected conv and BN as two stages"
-    assert head_parameters(model)[0] is model[-1].weight
-
-
-def test_param_groups_give_the_head_ten_times_the_lr_and_skip_decay_on_biases():
-    model = lite0()
-    groups = {g["name"]: g for g in param_groups(model, 1e-4)}
-    assert list(groups) == ["backbone", "backbone_no_decay", "head", "head_no_decay"]
-    assert groups["head"]["lr"] == pytest.approx(1e-3) and groups["backbone"]["lr"] == pytest.approx(1e-4)
-    assert groups["backbone_no_decay"]["weight_decay"] == 0.0 and groups["backbone"]["weight_decay"] == 0.05
-    assert sum(len(g["params"]) for g in groups.values()) == len(list(model.parameters()))
-    freeze_backbone(model)
-    assert [g["name"] for g in param_groups(model, 1e-4)] == ["head", "head_no_decay"]
-    for p in model.parameters():
-        p.requires_grad_(False)
-    with pytest.raises(ValueError, match="no parameter is trainable"):
-        param_groups(model, 1e-4)
-
-
 @pytest.mark.timeout(60)
 def test_frozen_bn_mode_keeps_running_stats_while_train_mode_moves_them():
     moved = {}
@@ -202,16 +161,6 @@ def test_frozen_bn_mode_keeps_running_stats_while_train_mode_moves_them():
         fit(model, loader(), None, epochs=1, lr=1e-2, bn_mode=mode, progress=False)
         moved[mode] = not all(torch.equal(a, b) for a, b in zip(before, bn_stats(model)))
     assert moved == {"frozen": False, "train": True}, f"BN stats moved: {moved}"
-
-
-def test_requires_grad_false_does_not_stop_bn_statistics_but_set_batchnorm_eval_does():
-    model = lite0()
-    freeze_backbone(model)
-    model.train()
-    assert set_batchnorm_eval(model) == sum(isinstance(m, nn.BatchNorm2d) for m in model.modules())
-    assert not any(m.training for m in model.modules() if isinstance(m, nn.BatchNorm2d))
-    model.train()  # the pitfall: train() puts them back in training mode, frozen or not
-    assert all(m.training for m in model.modules() if isinstance(m, nn.BatchNorm2d))
 
 
 def test_schedules_warm_up_then_decay():

@@ -8,7 +8,8 @@ shows the plain-PyTorch steps before it calls a helper.
 from .assets import AssetSource, DatasetCard, list_datasets, resolve_dataset
 from .backbones import BackboneCard, create_backbone, get_card, imagenet_labels, list_backbones
 from .cli import doctor_report
-from .datasets import load_classification, load_detection
+from .datasets import load_classification
+from .detection_data import load_detection
 from .errors import (AssetError, BadImage, ChecksumMismatch, DataError, DatasetLayoutError,
                      NonFiniteLoss, OfflineAssetMissing, TransferLessonsError, UnknownName,
                      UnsafeArchive)
@@ -17,10 +18,10 @@ from .metrics import History
 from .photos import SAMPLE_PHOTOS, predict_topk, sample_photo
 from .plots import plot_history, show_images
 from .profiles import PROFILES, Profile, get_profile
+from .params import count_parameters, freeze_backbone, unfreeze_backbone
 from .report import read_records, record, run_lessons, say
 from .runtime import pick_device, seed_everything
-from .train import (count_parameters, evaluate, fit, freeze_backbone, train_one_epoch,
-                    unfreeze_backbone)
+from .train import evaluate, fit, train_one_epoch
 from .widgets import photo_picker
 
 __version__ = "0.1.0"

@@ -225,7 +225,7 @@ def _converted(card: BackboneCard, original: Path) -> Path:
     out = runtime.cache_dir() / "weights" / f"{card.name}.timm.{card.weights_sha256[:8]}.safetensors"
     if out.is_file():
         return out
-    from .assets import sha256_file
+    from .fetch import sha256_file
     from .errors import ChecksumMismatch
 
     actual = sha256_file(original)

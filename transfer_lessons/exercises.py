@@ -1,5 +1,6 @@
-"""Automatic checks for the lessons' exercises: each says "correct", "not yet" (with a hint)
-or "not done yet", and never raises, so an unsolved exercise does not stop a notebook.
+"""Automatic checks for the lessons' exercises: each returns a verdict that reads "correct",
+"not yet" (with a hint) or "not done yet", and never raises, so an unsolved exercise does
+not stop a notebook. The verdict is true only when the answer is right.
 
 Each check computes the expected answer itself from the same helpers the lesson used; no
 answer is stored here. Solutions live apart, in ``notebooks/solutions/``.
@@ -19,21 +20,33 @@ def _exercise(func: Callable) -> Callable:
     return func
 
 
-def _verdict(name: str, passed: bool, hint: str, answer) -> bool:
-    """Print and record the outcome: True when passed."""
+class Verdict:
+    """The outcome of a check: true when passed; shown as one line with a hint when not."""
+
+    def __init__(self, name: str, status: str, hint: str):
+        self.name, self.status, self.hint = name, status, hint
+
+    def __bool__(self) -> Verdict:
+        return self.status == "passed"
+
+    def __repr__(self) -> str:
+        if self.status == "passed":
+            return f"✓ {self.name}: correct."
+        what = "not done yet" if self.status == "not attempted" else "not yet"
+        return f"{'…' if what == 'not done yet' else '✗'} {self.name}: {what}. Hint: {self.hint}"
+
+
+def _verdict(name: str, passed: bool, hint: str, answer) -> Verdict:
+    """Record the outcome (``exercise.<name>``) and return it; the notebook shows it."""
     from .report import record
 
-    if answer is None or answer is Ellipsis:
-        print(f"… {name}: not done yet. Hint: {hint}")
-        record(f"exercise.{name}", "not attempted")
-        return False
-    print(f"✓ {name}: correct." if passed else f"✗ {name}: not yet. Hint: {hint}")
-    record(f"exercise.{name}", "passed" if passed else "failed")
-    return passed
+    status = "not attempted" if answer is None or answer is Ellipsis else "passed" if passed else "failed"
+    record(f"exercise.{name}", status, show=False)
+    return Verdict(name, status, hint)
 
 
 @_exercise
-def check_top1_label(answer, photo: str = "coffee", backbone: str = "efficientnet_lite0") -> bool:
+def check_top1_label(answer, photo: str = "coffee", backbone: str = "efficientnet_lite0") -> Verdict:
     """Exercise: the ImageNet label that ``backbone`` ranks first for sample ``photo``."""
     from .backbones import create_backbone
     from .photos import predict_topk, sample_photo
@@ -47,7 +60,7 @@ def check_top1_label(answer, photo: str = "coffee", backbone: str = "efficientne
 
 
 @_exercise
-def check_cat_classes(answer) -> bool:
+def check_cat_classes(answer) -> Verdict:
     """Exercise: the indices of every ImageNet class whose label contains the word 'cat'."""
     import re
 
@@ -63,7 +76,7 @@ def check_cat_classes(answer) -> bool:
 
 
 @_exercise
-def check_normalize(answer) -> bool:
+def check_normalize(answer) -> Verdict:
     """Exercise: a function ``f(x, mean, std)`` that normalises a CHW float image per channel."""
     import torch
 

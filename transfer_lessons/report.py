@@ -44,19 +44,20 @@ def _plain(value):
     raise TypeError(f"record() takes numbers, strings, bools, lists or dicts, not {type(value).__name__}")
 
 
-def record(key: str, value):
-    """Record one result of a lesson under ``key`` (e.g. ``"top1.chelsea"``) and show it.
+def record(key: str, value, show: bool = True) -> None:
+    """Record one result of a lesson under ``key`` (e.g. ``"top1.chelsea"``).
 
     Args:
         key: a dotted name; ``run_lessons`` copies it into ``reports/summary.json``.
         value: a number, string, bool, or a list/dict of them (numpy/torch scalars are fine).
+        show: also print ``recorded key = value`` under the cell (the value is stored either way).
 
     Returns:
-        The value, as stored.
+        None, so a trailing ``record(...)`` does not echo the value a second time.
 
     Example:
-        >>> record("val_acc", 0.93)
-        0.93
+        >>> record("val_acc", 0.93)  # doctest: +SKIP
+        recorded val_acc = 0.93
 
     Used at the end of every lesson section.
     """
@@ -66,12 +67,13 @@ def record(key: str, value):
         from IPython import get_ipython
         from IPython.display import display
     except ImportError:
-        return value
+        return
     if get_ipython() is not None:
         shown = f"{value:.4g}" if isinstance(value, float) else value
-        display({METRIC_MIME: {"key": key, "value": value}, "text/plain": f"recorded {key} = {shown}"},
-                raw=True)
-    return value
+        bundle = {METRIC_MIME: {"key": key, "value": value}}
+        if show:
+            bundle["text/plain"] = f"recorded {key} = {shown}"
+        display(bundle, raw=True)
 
 
 def records() -> dict:

@@ -1,8 +1,8 @@
-"""Fine-tuning a classifier: the epoch loop, evaluation, parameter groups, schedules and ``fit``.
+"""Fine-tuning a classifier: the epoch loop, evaluation, learning-rate schedules and ``fit``.
 
 ``train_one_epoch`` and ``evaluate`` are the two plain functions a lesson writes by hand
-first; the rest (freezing, learning-rate groups, schedules) are small tools around them,
-and ``fit`` is the one-call recipe built only from what is in this file.
+first; schedules are a small tool around them, and ``fit`` is the one-call recipe built
+only from what is in this file and the parameter tools in ``params.py``.
 """
 
 from __future__ import annotations
@@ -20,16 +20,12 @@ from tqdm.auto import tqdm
 from .checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from .errors import NonFiniteLoss, TransferLessonsError, UnknownName
 from .metrics import History, MetricLogger, accuracy, format_epoch
+from .params import BN_MODES, count_parameters, param_groups, set_batchnorm_eval
 from .runtime import pick_device, seed_everything
 
-__all__ = [
-    "SCHEDULES", "BN_MODES", "train_one_epoch", "evaluate", "head_parameters",
-    "backbone_parameters", "backbone_stages", "param_groups", "freeze_backbone", "unfreeze_backbone", "set_batchnorm_eval",
-    "count_parameters", "make_scheduler", "preview_schedule", "fit",
-]
+__all__ = ["SCHEDULES", "train_one_epoch", "evaluate", "make_scheduler", "preview_schedule", "fit"]
 
 SCHEDULES = ("onecycle", "cosine", "constant")
-BN_MODES = ("train", "frozen")
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -76,7 +72,7 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
         >>> stats = train_one_epoch(model, train_loader, optimizer, nn.CrossEntropyLoss(), "cpu")
         >>> stats["loss"], stats["acc"]
 
-    Shown in plain PyTorch in lesson 02, *Fine-tuning*.
+    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     if bn_mode not in BN_MODES:
         raise UnknownName("bn_mode", bn_mode, BN_MODES, "train_one_epoch's docstring")
@@ -152,7 +148,7 @@ def evaluate(model, loader, loss_fn, device, *, amp_dtype=None, channels_last=Fa
     Example:
         >>> evaluate(model, val_loader, nn.CrossEntropyLoss(), "cpu")["acc"]
 
-    Shown in plain PyTorch in lesson 02, *Fine-tuning*.
+    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     device = torch.device(device)
     model.eval()
@@ -176,209 +172,6 @@ def evaluate(model, loader, loss_fn, device, *, amp_dtype=None, channels_last=Fa
         result["logits"] = torch.cat(all_logits) if all_logits else torch.empty(0)
         result["targets"] = torch.cat(all_targets) if all_targets else torch.empty(0, dtype=torch.long)
     return result
-
-
-# --- which parameters are the head, which the backbone -------------------------------------
-
-
-def _classifier(model: nn.Module) -> nn.Module:
-    """The classification head: timm's ``get_classifier()``, else the last ``nn.Linear``."""
-    model = getattr(model, "_orig_mod", model)  # see through torch.compile's wrapper
-    if hasattr(model, "get_classifier"):
-        return model.get_classifier()
-    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
-    if not linears:
-        raise TypeError(f"{type(model).__name__} has no get_classifier() and no nn.Linear: cannot find its head.")
-    return linears[-1]
-
-
-def head_parameters(model: nn.Module) -> list:
-    """The classifier's parameters (timm ``model.get_classifier()``), trainable or not.
-
-    Example:
-        >>> len(head_parameters(timm.create_model("resnet18", num_classes=2)))  # fc.weight, fc.bias
-        2
-
-    Shown in lesson 02, *Replacing the head*.
-    """
-    return list(_classifier(model).parameters())
-
-
-def backbone_parameters(model: nn.Module) -> list:
-    """Every parameter that is not the classifier's, trainable or not.
-
-    Example:
-        >>> sum(p.numel() for p in backbone_parameters(model))
-
-    Shown in lesson 02, *Replacing the head*.
-    """
-    head = {id(p) for p in head_parameters(model)}
-    return [p for p in model.parameters() if id(p) not in head]
-
-
-def backbone_stages(model: nn.Module) -> list:
-    """The backbone's parameters in stages, input side first (stem, block 1, ..., last block).
-
-    Uses timm's ``model.group_matcher(coarse=True)``, so it works for any timm model; layers
-    between the last block and the head (``conv_head``, a final norm) join the last stage.
-    Other models are split by their top-level children.
-
-    Returns:
-        A list of parameter lists, one per stage.
-
-    Example:
-        >>> len(backbone_stages(timm.create_model("resnet18")))  # stem + layer1..layer4
-        5
-
-    Shown in lesson 02, *Unfreezing in stages*.
-    """
-    model = getattr(model, "_orig_mod", model)
-    head = {id(p) for p in head_parameters(model)}
-    if hasattr(model, "group_matcher"):
-        from timm.models import group_parameters
-
-        groups = group_parameters(model, model.group_matcher(coarse=True), return_values=True).values()
-        groups = [list(g) for g in groups]
-    else:
-        groups = [list(child.parameters()) for child in model.children()]
-    stages = [[p for p in g if id(p) not in head] for g in groups]
-    # timm puts unmatched layers (neck and head) in the last group: the neck joins the last block.
-    if len(stages) > 1 and stages[-1] and len(groups[-1]) > len(stages[-1]):
-        stages[-2].extend(stages.pop())
-    return [stage for stage in stages if stage]
-
-
-def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """The number of parameter values (not tensors) in ``model``.
-
-    Example:
-        >>> count_parameters(nn.Linear(10, 2))
-        22
-
-    Shown in lesson 02, *Freezing the backbone*.
-    """
-    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
-
-
-def freeze_backbone(model: nn.Module) -> int:
-    """Make only the classifier trainable; returns the number of trainable values left.
-
-    Note: ``requires_grad=False`` does not stop BatchNorm running statistics from updating
-    in ``model.train()``; use ``bn_mode="frozen"`` or ``set_batchnorm_eval`` for that.
-
-    Example:
-        >>> freeze_backbone(model) == count_parameters(model.get_classifier())
-        True
-
-    Shown in plain PyTorch in lesson 02, *Freezing the backbone*.
-    """
-    for p in backbone_parameters(model):
-        p.requires_grad_(False)
-    for p in head_parameters(model):
-        p.requires_grad_(True)
-    return count_parameters(model, trainable_only=True)
-
-
-def unfreeze_backbone(model: nn.Module, last_stages: Optional[int] = None) -> int:
-    """Make the last ``last_stages`` backbone stages trainable (None: all of them).
-
-    Args:
-        model: a timm model (or any model with a last ``nn.Linear`` head).
-        last_stages: how many stages, counted from the head (see ``backbone_stages``).
-
-    Returns:
-        The number of trainable parameter values after the change.
-
-    Raises:
-        ValueError: ``last_stages`` is negative.
-
-    Example:
-        >>> freeze_backbone(model); unfreeze_backbone(model, last_stages=1)
-
-    Shown in lesson 02, *Unfreezing in stages*.
-    """
-    if last_stages is not None and last_stages < 0:
-        raise ValueError(f"unfreeze_backbone: last_stages must be >= 0 or None, got {last_stages}.")
-    stages = backbone_stages(model)
-    chosen = stages if last_stages is None else stages[len(stages) - last_stages:] if last_stages else []
-    for stage in chosen:
-        for p in stage:
-            p.requires_grad_(True)
-    return count_parameters(model, trainable_only=True)
-
-
-def set_batchnorm_eval(model: nn.Module, frozen_only: bool = True) -> int:
-    """Put BatchNorm layers in eval mode, so their running mean and variance stop moving.
-
-    Call it after every ``model.train()``, which switches them back.
-
-    Args:
-        model: any model.
-        frozen_only: only the BatchNorm layers whose parameters are all frozen; False: all.
-
-    Returns:
-        The number of BatchNorm layers put in eval mode.
-
-    Example:
-        >>> model.train(); set_batchnorm_eval(model, frozen_only=False)
-
-    Shown in lesson 02, *Pitfall: BatchNorm statistics*.
-    """
-    count = 0
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            if frozen_only and any(p.requires_grad for p in module.parameters(recurse=False)):
-                continue
-            module.eval()
-            count += 1
-    return count
-
-
-def param_groups(model: nn.Module, lr: float, *, head_lr_mult: float = 10.0,
-                 weight_decay: float = 0.05, no_decay_bias_norm: bool = True) -> list:
-    """Optimiser parameter groups: the head learns ``head_lr_mult`` times faster than the backbone.
-
-    Only trainable parameters are included. With ``no_decay_bias_norm``, biases and norm
-    weights (every 0-D or 1-D tensor) get no weight decay: shrinking them towards zero
-    does not regularise, it only shifts activations.
-
-    Args:
-        model: the model.
-        lr: the backbone's learning rate.
-        head_lr_mult: the head's learning rate is ``lr * head_lr_mult``.
-        weight_decay: decoupled weight decay for matrices and conv kernels.
-        no_decay_bias_norm: exempt biases and norm weights from weight decay.
-
-    Returns:
-        A list of dicts with ``params``, ``lr``, ``weight_decay``, ``lr_mult`` and ``name``
-        (empty groups left out), ready for ``torch.optim.AdamW``.
-
-    Raises:
-        ValueError: no parameter is trainable.
-
-    Example:
-        >>> optimizer = torch.optim.AdamW(param_groups(model, 1e-4))  # head at 1e-3
-
-    Shown in plain PyTorch in lesson 02, *Learning rates per layer*.
-    """
-    head = {id(p) for p in head_parameters(model)}
-    groups = {}
-    for p in model.parameters():
-        if not p.requires_grad:
-            continue
-        part = "head" if id(p) in head else "backbone"
-        decays = not (no_decay_bias_norm and p.ndim <= 1)
-        key = f"{part}" + ("" if decays else "_no_decay")
-        if key not in groups:
-            mult = head_lr_mult if part == "head" else 1.0
-            groups[key] = {"params": [], "lr": lr * mult, "lr_mult": mult, "name": key,
-                           "weight_decay": weight_decay if decays else 0.0}
-        groups[key]["params"].append(p)
-    if not groups:
-        raise ValueError("param_groups: no parameter is trainable; call unfreeze_backbone(model) or "
-                         "check that the head was not frozen.")
-    order = ["backbone", "backbone_no_decay", "head", "head_no_decay"]
-    return [groups[k] for k in order if k in groups]
 
 
 # --- learning-rate schedules ----------------------------------------------------------------
@@ -417,7 +210,7 @@ def make_scheduler(optimizer, kind: str, *, total_steps: int, warmup_steps: int 
     Example:
         >>> scheduler = make_scheduler(optimizer, "cosine", total_steps=3 * len(loader), warmup_steps=10)
 
-    Shown in plain PyTorch in lesson 02, *Learning-rate schedules*.
+    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     if kind not in SCHEDULES:
         raise UnknownName("schedule", kind, SCHEDULES, "transfer_lessons.train.SCHEDULES")
@@ -438,7 +231,7 @@ def preview_schedule(kind: str, *, total_steps: int, warmup_steps: int = 0, lr: 
     Example:
         >>> fig = plot_lr_schedule(preview_schedule("onecycle", total_steps=100))
 
-    Shown in lesson 02, *Learning-rate schedules*.
+    Shown in lesson 02, *Fine-tuning strategies*.
     """
     optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=lr)
     scheduler = make_scheduler(optimizer, kind, total_steps=total_steps, warmup_steps=warmup_steps)
@@ -550,7 +343,7 @@ def fit(model, train_loader, val_loader, *, epochs, lr, device=None, head_lr_mul
         >>> history = fit(model, train_loader, val_loader, epochs=3, lr=1e-4, checkpoint_path="runs/last.pt")
         >>> history.best("val_acc")
 
-    Shown step by step in lesson 02, *Fine-tuning*.
+    Shown step by step in lesson 02, *Fine-tuning strategies*.
     """
     if bn_mode not in BN_MODES:
         raise UnknownName("bn_mode", bn_mode, BN_MODES, "fit's docstring")

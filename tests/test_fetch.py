@@ -1,0 +1,168 @@
+"""Tests for fetch.py: real downloads from a local HTTP server, checksums, manifests, safe extraction."""
+
+from __future__ import annotations
+
+import hashlib
+import http.server
+import inspect
+import io
+import tarfile
+import threading
+import zipfile
+from pathlib import Path
+
+import pytest
+
+from transfer_lessons import fetch
+from transfer_lessons.errors import AssetError, ChecksumMismatch, OfflineAssetMissing, UnsafeArchive
+from transfer_lessons.fetch import download, safe_extract, sha256_file, verify_manifest
+
+FILES = {"train/a/one.txt": b"first file\n", "train/b/two.txt": b"second file\n" * 100}
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.files``; ``/short/...`` promises more bytes than it sends, then hangs up."""
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.server.hits.append(self.path)
+        short = self.path.startswith("/short/")
+        body = self.server.files.get(self.path.removeprefix("/short"))
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body) * 2 if short else len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        if short:
+            self.close_connection = True
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def server():
+    """A real HTTP server on 127.0.0.1 (port 0) in a thread; add bytes to ``server.files``."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.files, httpd.hits = {}, []
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def online(isolated_assets, monkeypatch):
+    """Like ``isolated_assets`` but with the network allowed."""
+    monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
+    return isolated_assets
+
+
+def _zip_bytes(members: dict) -> bytes:
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def _write_tree(root: Path) -> Path:
+    for rel, data in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def test_all_lists_the_public_names():
+    defined = {name for name, value in vars(fetch).items() if not name.startswith("_")
+               and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == fetch.__name__}
+    assert defined <= set(fetch.__all__), f"public but not exported: {defined - set(fetch.__all__)}"
+    assert all(hasattr(fetch, name) for name in fetch.__all__)
+
+
+def test_download_wrong_checksum_removes_part(online, server, tmp_path):
+    server.files["/w.bin"] = b"weights"
+    dest = tmp_path / "w.bin"
+    with pytest.raises(ChecksumMismatch):
+        download(f"{server.url}/w.bin", dest, sha256="f" * 64, progress=False)
+    assert not dest.exists() and not (tmp_path / "w.bin.part").exists()
+    good = download(f"{server.url}/w.bin", dest, sha256=hashlib.sha256(b"weights").hexdigest(), progress=False)
+    assert good.read_bytes() == b"weights"
+
+
+@pytest.mark.timeout(60)
+def test_interrupted_download_raises_and_leaves_no_file(online, server, tmp_path):
+    server.files["/big.bin"] = b"x" * 50_000
+    dest = tmp_path / "big.bin"
+    with pytest.raises(AssetError, match=r"/short/big.bin.*run again") as info:
+        download(f"{server.url}/short/big.bin", dest, progress=False)
+    assert not isinstance(info.value, ChecksumMismatch)
+    assert not dest.exists() and not (tmp_path / "big.bin.part").exists()
+
+
+def test_download_refuses_when_offline(isolated_assets, tmp_path):
+    with pytest.raises(OfflineAssetMissing, match="TRANSFER_LESSONS_OFFLINE"):
+        download("http://127.0.0.1:9/x", tmp_path / "x", progress=False)
+
+
+def test_verify_manifest_counts(tmp_path):
+    root = _write_tree(tmp_path / "d")
+    manifest = tmp_path / "m.sha256"
+    manifest.write_text("".join(f"{sha256_file(root / r)}  {r}\n" for r in FILES))
+    assert verify_manifest(root, manifest) == 2
+
+
+@pytest.mark.parametrize("member", ["../evil.txt", "/tmp/evil_abs.txt", "a/../../evil.txt"])
+def test_zip_with_escaping_member_is_refused(tmp_path, member):
+    archive = tmp_path / "bad.zip"
+    archive.write_bytes(_zip_bytes({"ok.txt": b"ok", member: b"evil"}))
+    target = tmp_path / "out"
+    with pytest.raises(UnsafeArchive, match=rf"bad.zip.*{member[:4]}"):
+        safe_extract(archive, target)
+    assert not (tmp_path / "evil.txt").exists() and list(target.iterdir()) == []
+
+
+def _tar(path: Path, *members: tarfile.TarInfo) -> Path:
+    with tarfile.open(path, "w:gz") as tar:
+        tar.addfile(_info("data/ok.txt", size=2), io.BytesIO(b"ok"))
+        for member in members:
+            tar.addfile(member)
+    return path
+
+
+def _info(name, size=0, **fields) -> tarfile.TarInfo:
+    info = tarfile.TarInfo(name)
+    info.size = size
+    for key, value in fields.items():
+        setattr(info, key, value)
+    return info
+
+
+@pytest.mark.parametrize("member", [
+    _info("data/link", type=tarfile.SYMTYPE, linkname="../../outside"),
+    _info("data/abslink", type=tarfile.SYMTYPE, linkname="/etc/passwd"),
+    _info("data/hard", type=tarfile.LNKTYPE, linkname="../outside"),
+    _info("data/dev", type=tarfile.CHRTYPE),
+    _info("../evil.txt"),
+])
+def test_tar_with_unsafe_member_is_refused(tmp_path, member):
+    archive = _tar(tmp_path / "bad.tar.gz", member)
+    target = tmp_path / "out"
+    with pytest.raises(UnsafeArchive, match=f"bad.tar.gz.*{member.name}"):
+        safe_extract(archive, target)
+    assert list(target.iterdir()) == [] and not (tmp_path / "evil.txt").exists()
+
+
+def test_safe_tar_with_inner_link_extracts(tmp_path):
+    archive = _tar(tmp_path / "good.tar.gz", _info("data/alias.txt", type=tarfile.SYMTYPE, linkname="ok.txt"))
+    out = safe_extract(archive, tmp_path / "out")
+    assert (out / "data/alias.txt").read_bytes() == b"ok"
+
+
+def test_not_an_archive(tmp_path):
+    (tmp_path / "x.zip").write_bytes(b"not an archive")
+    with pytest.raises(AssetError, match="neither a zip nor a tar"):
+        safe_extract(tmp_path / "x.zip", tmp_path / "out")

@@ -1,0 +1,225 @@
+"""Fetching files safely: checksummed atomic downloads and safe archive extraction.
+
+``download`` writes to ``<dest>.part`` while hashing, checks the sha256, then renames atomically, so
+an interrupted or corrupt transfer never leaves a file that looks usable. ``safe_extract`` checks
+every archive member (absolute paths, '..' parts, links leading out, device files) before writing
+anything. ``verify_manifest`` checks a folder against a ``sha256sum`` list. Where each asset comes
+from (mirror, cache, download, synthetic) is decided in ``assets.py``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import http.client
+import os
+import stat
+import tarfile
+import urllib.error
+import urllib.request
+import zipfile
+from pathlib import Path, PurePosixPath
+from typing import Optional, Union
+
+from . import runtime
+from .errors import AssetError, ChecksumMismatch, OfflineAssetMissing, UnsafeArchive
+
+__all__ = ["sha256_file", "download", "safe_extract", "verify_manifest"]
+
+_CHUNK = 1 << 20  # bytes read per step when hashing and downloading
+
+
+def sha256_file(path: Union[str, Path]) -> str:
+    """Return the hex sha256 of a file, read in 1 MiB chunks.
+
+    Example:
+        >>> len(sha256_file(__file__))
+        64
+    """
+    digest = hashlib.sha256()
+    with open(path, "rb") as handle:
+        for chunk in iter(lambda: handle.read(_CHUNK), b""):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def download(url: str, dest: Union[str, Path], *, sha256: Optional[str] = None,
+             progress: bool = True) -> Path:
+    """Download ``url`` to ``dest`` via ``dest.part``, check its sha256, then rename atomically.
+
+    Args:
+        url: what to fetch (http, https or file).
+        dest: final path; its folder is created.
+        sha256: expected hex digest, or None to skip the check.
+        progress: show a tqdm progress bar.
+
+    Returns:
+        ``dest`` as a Path.
+
+    Raises:
+        OfflineAssetMissing: ``TRANSFER_LESSONS_OFFLINE`` is set, or the server cannot be reached.
+        AssetError: the server refused, or the transfer stopped early (run again).
+        ChecksumMismatch: the bytes differ from ``sha256`` (the partial file is deleted).
+
+    Example:
+        >>> download("https://example.org/w.bin", "/tmp/w.bin", sha256="ab…")  # doctest: +SKIP
+        PosixPath('/tmp/w.bin')
+    """
+    dest = Path(dest)
+    if runtime.is_offline():
+        raise OfflineAssetMissing(f"Cannot download {url} to {dest}: TRANSFER_LESSONS_OFFLINE is set. "
+                                  "Fix: unset it, or put the file in the mirror (TRANSFER_LESSONS_DATA).")
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    part = dest.with_name(dest.name + ".part")
+    try:
+        response = urllib.request.urlopen(url, timeout=60)
+    except urllib.error.HTTPError as err:
+        raise AssetError(f"The server refused {url}: HTTP {err.code} {err.reason}. "
+                         "Fix: check the address, or run again later.") from err
+    except (urllib.error.URLError, OSError) as err:
+        raise OfflineAssetMissing(f"Could not reach {url} ({getattr(err, 'reason', err)}). Fix: check the "
+                                  "network, or put the file in the mirror (TRANSFER_LESSONS_DATA).") from err
+    try:
+        actual = _stream(response, url, part, progress)
+    except BaseException:
+        part.unlink(missing_ok=True)  # never leave half a file that looks usable
+        raise
+    if sha256 and actual != sha256:
+        part.unlink(missing_ok=True)
+        raise ChecksumMismatch(url, sha256, actual, fix="the download is corrupt or changed upstream; "
+                                                        "run again, and report it if it repeats")
+    os.replace(part, dest)
+    return dest
+
+
+def _stream(response, url: str, part: Path, progress: bool) -> str:
+    """Copy a response into ``part`` while hashing it; raise AssetError if it stops short."""
+    from tqdm.auto import tqdm
+
+    total = int(response.headers.get("Content-Length") or 0) or None
+    digest, received = hashlib.sha256(), 0
+    with response, open(part, "wb") as out, tqdm(total=total, unit="B", unit_scale=True,
+                                                 desc=Path(url).name, disable=not progress) as bar:
+        try:
+            for chunk in iter(lambda: response.read(_CHUNK), b""):
+                out.write(chunk)
+                digest.update(chunk)
+                received += len(chunk)
+                bar.update(len(chunk))
+        except (OSError, http.client.HTTPException) as err:
+            raise AssetError(f"The download of {url} was interrupted after {received} bytes ({err!r}). "
+                             "Fix: run again.") from err
+    if total is not None and received < total:
+        raise AssetError(f"The download of {url} stopped after {received} of {total} bytes. Fix: run again.")
+    return digest.hexdigest()
+
+
+def _unsafe(archive: Path, member: str, why: str) -> UnsafeArchive:
+    return UnsafeArchive(f"Refusing to extract {archive}: member {member!r} {why}. "
+                         "Fix: do not use this archive; download it again from the official address.")
+
+
+def _check_name(archive: Path, name: str) -> None:
+    """Refuse absolute paths, drive letters and '..' parts, on any platform."""
+    posix = name.replace("\\", "/")
+    if posix.startswith("/") or (len(posix) > 1 and posix[1] == ":"):
+        raise _unsafe(archive, name, "has an absolute path")
+    if ".." in PurePosixPath(posix).parts:
+        raise _unsafe(archive, name, "has a '..' part")
+
+
+def _inside(target: Path, path: Path) -> bool:
+    return os.path.commonpath([target, os.path.realpath(path)]) == str(target)
+
+
+def _check_tar(archive: Path, tar: tarfile.TarFile, target: Path) -> None:
+    for member in tar.getmembers():
+        _check_name(archive, member.name)
+        if member.isdev():  # char/block devices and fifos
+            raise _unsafe(archive, member.name, "is a device file")
+        if member.issym() or member.islnk():
+            base = target / Path(member.name).parent if member.issym() else target
+            if os.path.isabs(member.linkname) or not _inside(target, base / member.linkname):
+                raise _unsafe(archive, member.name, f"links outside the target to {member.linkname!r}")
+
+
+def safe_extract(archive: Union[str, Path], target: Union[str, Path]) -> Path:
+    """Extract a .zip or .tar(.gz) into ``target`` after checking every member first.
+
+    Args:
+        archive: the archive file.
+        target: folder to extract into (created).
+
+    Returns:
+        ``target`` as a Path.
+
+    Raises:
+        UnsafeArchive: a member has an absolute path, a '..' part, a link leading outside
+            ``target``, or is a device file; nothing is written in that case.
+        AssetError: the file is neither a zip nor a tar archive.
+
+    Example:
+        >>> safe_extract("hymenoptera_data.zip", "/tmp/data")  # doctest: +SKIP
+    """
+    archive, target = Path(archive), Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    real = Path(os.path.realpath(target))
+    if zipfile.is_zipfile(archive):
+        with zipfile.ZipFile(archive) as zf:
+            for info in zf.infolist():
+                _check_name(archive, info.filename)
+                mode = info.external_attr >> 16
+                if stat.S_ISLNK(mode) or stat.S_ISCHR(mode) or stat.S_ISBLK(mode) or stat.S_ISFIFO(mode):
+                    raise _unsafe(archive, info.filename, "is a link or device file")
+            zf.extractall(real)
+    elif tarfile.is_tarfile(archive):
+        with tarfile.open(archive) as tar:
+            _check_tar(archive, tar, real)  # same checks on every Python, with or without filters
+            if hasattr(tarfile, "data_filter"):
+                try:
+                    tar.extractall(real, filter="data")
+                except tarfile.FilterError as err:
+                    raise _unsafe(archive, getattr(err.tarinfo, "name", "?"), str(err)) from err
+            else:
+                tar.extractall(real)
+    else:
+        raise AssetError(f"{archive} is neither a zip nor a tar archive. Fix: delete it and run again.")
+    return target
+
+
+def verify_manifest(root: Union[str, Path], manifest_path: Union[str, Path], *,
+                    fix: str = "delete it and run again") -> int:
+    """Check every file listed in a ``sha256sum`` manifest (``<hex>  <relative path>``) under ``root``.
+
+    Args:
+        root: the dataset folder the paths are relative to.
+        manifest_path: the manifest file.
+        fix: what the error message tells the learner to do.
+
+    Returns:
+        The number of files checked.
+
+    Raises:
+        AssetError: the manifest or a listed file is missing.
+        ChecksumMismatch: a file's content differs (the message names it).
+
+    Example:
+        >>> verify_manifest(mirror / "hymenoptera_data", "data/hymenoptera.sha256")  # doctest: +SKIP
+        398
+    """
+    root, manifest_path = Path(root), Path(manifest_path)
+    if not manifest_path.is_file():
+        raise AssetError(f"Manifest {manifest_path} is missing. Fix: reinstall transfer_lessons.")
+    entries = []
+    for line in manifest_path.read_text(encoding="utf-8").splitlines():
+        if line.strip():
+            digest, rel = line.split(maxsplit=1)
+            entries.append((digest.lower(), root / rel.strip().lstrip("*")))
+    missing = [path for _, path in entries if not path.is_file()]  # cheap check before hashing
+    if missing:
+        raise AssetError(f"{missing[0]} is missing ({len(missing)} of {len(entries)} files listed in "
+                         f"{manifest_path.name} are). Fix: {fix}.")
+    for expected, path in entries:
+        actual = sha256_file(path)
+        if actual != expected:
+            raise ChecksumMismatch(path, expected, actual, fix=fix)
+    return len(entries)
