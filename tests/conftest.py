@@ -1,8 +1,10 @@
-"""Shared fixtures: an isolated asset environment, and the real data mirror when present."""
+"""Shared fixtures: an isolated asset environment, the real data mirror when present, a local HTTP server."""
 
 from __future__ import annotations
 
+import http.server
 import os
+import threading
 from pathlib import Path
 
 import pytest
@@ -30,3 +32,44 @@ def shared_mirror(monkeypatch, tmp_path):
     monkeypatch.setenv("TRANSFER_LESSONS_CACHE", str(tmp_path / "cache"))
     monkeypatch.setenv("TRANSFER_LESSONS_OFFLINE", "1")
     return SHARED_DATA
+
+
+class _Handler(http.server.BaseHTTPRequestHandler):
+    """Serves ``server.files``; ``/short/...`` promises more bytes than it sends, then hangs up."""
+
+    def do_GET(self):  # noqa: N802 (http.server's naming)
+        self.server.hits.append(self.path)
+        short = self.path.startswith("/short/")
+        body = self.server.files.get(self.path.removeprefix("/short"))
+        if body is None:
+            self.send_error(404)
+            return
+        self.send_response(200)
+        self.send_header("Content-Length", str(len(body) * 2 if short else len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+        if short:
+            self.close_connection = True
+
+    def log_message(self, *args):  # keep test output quiet
+        pass
+
+
+@pytest.fixture
+def server():
+    """A real HTTP server on 127.0.0.1 (port 0) in a thread; add bytes to ``server.files``."""
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
+    httpd.files, httpd.hits = {}, []
+    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
+    thread.start()
+    yield httpd
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture
+def online(isolated_assets, monkeypatch):
+    """Like ``isolated_assets`` but with the network allowed."""
+    monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
+    return isolated_assets

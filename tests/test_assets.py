@@ -3,16 +3,12 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import inspect
-import io
 import socket
-import threading
-import zipfile
-from pathlib import Path
 
 import pytest
 
+from helpers import FILES, write_tree, zip_bytes
 from transfer_lessons import assets
 from transfer_lessons.assets import (AssetSource, DatasetCard, dataset_status, get_dataset_card, list_datasets,
                                      resolve_dataset, resolve_file)
@@ -20,71 +16,13 @@ from transfer_lessons.errors import (AssetError, ChecksumMismatch, DatasetLayout
                                      UnknownName)
 from transfer_lessons.fetch import verify_manifest
 
-FILES = {"train/a/one.txt": b"first file\n", "train/b/two.txt": b"second file\n" * 100}
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``server.files``; ``/short/...`` promises more bytes than it sends, then hangs up."""
-
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        self.server.hits.append(self.path)
-        short = self.path.startswith("/short/")
-        body = self.server.files.get(self.path.removeprefix("/short"))
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body) * 2 if short else len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-        if short:
-            self.close_connection = True
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-
-@pytest.fixture
-def server():
-    """A real HTTP server on 127.0.0.1 (port 0) in a thread; add bytes to ``server.files``."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.files, httpd.hits = {}, []
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture
-def online(isolated_assets, monkeypatch):
-    """Like ``isolated_assets`` but with the network allowed."""
-    monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
-    return isolated_assets
-
-
-def _zip_bytes(members: dict) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
-def _write_tree(root: Path) -> Path:
-    for rel, data in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    return root
-
 
 @pytest.fixture
 def tiny(tmp_path, server):
     """A tiny dataset card whose archive is served by ``server``, with its manifest in tmp_path."""
     manifest = tmp_path / "tiny.sha256"
     manifest.write_text("".join(f"{hashlib.sha256(d).hexdigest()}  {r}\n" for r, d in FILES.items()))
-    archive = _zip_bytes({f"tiny_data/{rel}": data for rel, data in FILES.items()})
+    archive = zip_bytes({f"tiny_data/{rel}": data for rel, data in FILES.items()})
     server.files["/tiny_data.zip"] = archive
     return DatasetCard(name="tiny", folder="tiny_data", task="classification",
                        url=f"{server.url}/tiny_data.zip", archive_sha256=hashlib.sha256(archive).hexdigest(),
@@ -156,17 +94,17 @@ def test_offline_without_data_uses_synthetic_or_raises(isolated_assets):
 
 
 def test_order_mirror_then_cache_then_download(online, tiny, tmp_path, monkeypatch):
-    _write_tree(online / "tiny_data")
+    write_tree(online / "tiny_data")
     assert resolve_dataset(tiny).source == "cache"
     mirror = tmp_path / "mirror"
-    _write_tree(mirror / "tiny_data")
+    write_tree(mirror / "tiny_data")
     monkeypatch.setenv("TRANSFER_LESSONS_DATA", str(mirror))
     assert resolve_dataset(tiny) == AssetSource("tiny", mirror / "tiny_data", "mirror")
     assert dataset_status(tiny) == {"available": True, "source": "mirror"}
 
 
 def test_corrupt_or_missing_mirror_file_is_named(isolated_assets, tiny, tmp_path, monkeypatch):
-    mirror = _write_tree(tmp_path / "mirror" / "tiny_data")
+    mirror = write_tree(tmp_path / "mirror" / "tiny_data")
     monkeypatch.setenv("TRANSFER_LESSONS_DATA", str(mirror.parent))
     (mirror / "train/a/one.txt").write_bytes(b"changed\n")
     with pytest.raises(ChecksumMismatch, match=r"train/a/one.txt.*TRANSFER_LESSONS_DATA"):
@@ -177,7 +115,7 @@ def test_corrupt_or_missing_mirror_file_is_named(isolated_assets, tiny, tmp_path
 
 
 def test_cache_is_hashed_once_then_stamped(isolated_assets, tiny):
-    root = _write_tree(isolated_assets / "tiny_data")
+    root = write_tree(isolated_assets / "tiny_data")
     assert resolve_dataset(tiny).source == "cache" and (root / ".verified").is_file()
     (root / ".verified").unlink()
     (root / "train/a/one.txt").write_bytes(b"changed\n")

@@ -9,25 +9,18 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import write_image
 from transfer_lessons import datasets
 from transfer_lessons.datasets import (CachedImageDataset, DecodedImageCache, balanced_subset,
                                        load_classification, open_rgb, scan_image_folder)
 from transfer_lessons.errors import BadImage, DataError, DatasetLayoutError
 
 
-def _image(path, size=(40, 30), mode="RGB", color=(200, 30, 60), fmt=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.new("RGB", size, color)
-    image = image.convert(mode) if mode != "RGB" else image
-    image.save(path, format=fmt)
-    return path
-
-
 def _image_folder(root, per_class=3, classes=("cats", "dogs"), splits=("train", "val")):
     for split in splits:
         for index, name in enumerate(classes):
             for i in range(per_class):
-                _image(root / split / name / f"{i}.jpg", color=(40 * index, 20 * i, 90))
+                write_image(root / split / name / f"{i}.jpg", color=(40 * index, 20 * i, 90))
     return root
 
 
@@ -40,7 +33,7 @@ def test_all_lists_the_public_names():
 
 def test_corrupt_image_is_named(tmp_path):
     bad = tmp_path / "broken.jpg"
-    bad.write_bytes(_image(tmp_path / "ok.jpg").read_bytes()[:200])  # truncated JPEG
+    bad.write_bytes(write_image(tmp_path / "ok.jpg").read_bytes()[:200])  # truncated JPEG
     with pytest.raises(BadImage, match=r"broken.jpg.*remove or replace it"):
         open_rgb(bad)
     (tmp_path / "text.png").write_text("not an image")
@@ -50,13 +43,13 @@ def test_corrupt_image_is_named(tmp_path):
 
 def test_tiny_image_is_refused(tmp_path):
     with pytest.raises(BadImage, match=r"tiny.png is only 5x40 pixels"):
-        open_rgb(_image(tmp_path / "tiny.png", size=(5, 40)))
+        open_rgb(write_image(tmp_path / "tiny.png", size=(5, 40)))
 
 
 @pytest.mark.parametrize("mode", ["P", "L", "RGBA", "CMYK"])
 def test_modes_convert_to_rgb(tmp_path, mode):
     fmt = "gif" if mode == "P" else "tiff" if mode == "CMYK" else "png"
-    image = open_rgb(_image(tmp_path / f"x.{fmt}", mode=mode))
+    image = open_rgb(write_image(tmp_path / f"x.{fmt}", mode=mode))
     assert (image.mode, image.size) == ("RGB", (40, 30))
 
 
@@ -82,7 +75,7 @@ def test_scan_layout_errors(tmp_path):
     with pytest.raises(DatasetLayoutError, match="does not exist"):
         scan_image_folder(tmp_path / "missing")
     (tmp_path / "flat").mkdir()
-    _image(tmp_path / "flat" / "a.jpg")
+    write_image(tmp_path / "flat" / "a.jpg")
     with pytest.raises(DatasetLayoutError, match=r"no class subfolders; expected .*flat/<class>/<image>.jpg"):
         scan_image_folder(tmp_path / "flat")
     root = _image_folder(tmp_path / "d", splits=("train",)) / "train"

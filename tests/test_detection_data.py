@@ -9,17 +9,10 @@ import pytest
 import torch
 from PIL import Image
 
+from helpers import write_image
 from transfer_lessons import detection_data
 from transfer_lessons.detection_data import DetectionDataset, collate_detection, load_detection
 from transfer_lessons.errors import DataError, DatasetLayoutError
-
-
-def _image(path, size=(40, 30), mode="RGB", color=(200, 30, 60), fmt=None):
-    path.parent.mkdir(parents=True, exist_ok=True)
-    image = Image.new("RGB", size, color)
-    image = image.convert(mode) if mode != "RGB" else image
-    image.save(path, format=fmt)
-    return path
 
 
 def test_all_lists_the_public_names():
@@ -37,7 +30,7 @@ def test_load_detection_refuses_a_classification_dataset():
 
 
 def _detection_folder(root, mask=None, size=(40, 30)):
-    _image(root / "PNGImages" / "P1.png", size=size)
+    write_image(root / "PNGImages" / "P1.png", size=size)
     if mask is None:
         mask = np.zeros((30, 40), np.uint8)
         mask[5:20, 3:10], mask[8:25, 20:35] = 1, 2
@@ -75,7 +68,7 @@ def test_detection_validation_errors(tmp_path):
 
 
 def test_detection_from_boxes_csv(tmp_path):
-    _image(tmp_path / "images" / "a.jpg", size=(50, 40))
+    write_image(tmp_path / "images" / "a.jpg", size=(50, 40))
     (tmp_path / "boxes.csv").write_text("image,x1,y1,x2,y2,label\na.jpg,1,2,20,30,cup\na.jpg,5,5,45,35,bowl\n")
     dataset = DetectionDataset(tmp_path)
     image, target = dataset[0]

@@ -3,77 +3,17 @@
 from __future__ import annotations
 
 import hashlib
-import http.server
 import inspect
 import io
 import tarfile
-import threading
-import zipfile
 from pathlib import Path
 
 import pytest
 
+from helpers import FILES, write_tree, zip_bytes
 from transfer_lessons import fetch
 from transfer_lessons.errors import AssetError, ChecksumMismatch, OfflineAssetMissing, UnsafeArchive
 from transfer_lessons.fetch import download, safe_extract, sha256_file, verify_manifest
-
-FILES = {"train/a/one.txt": b"first file\n", "train/b/two.txt": b"second file\n" * 100}
-
-
-class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``server.files``; ``/short/...`` promises more bytes than it sends, then hangs up."""
-
-    def do_GET(self):  # noqa: N802 (http.server's naming)
-        self.server.hits.append(self.path)
-        short = self.path.startswith("/short/")
-        body = self.server.files.get(self.path.removeprefix("/short"))
-        if body is None:
-            self.send_error(404)
-            return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body) * 2 if short else len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-        if short:
-            self.close_connection = True
-
-    def log_message(self, *args):  # keep test output quiet
-        pass
-
-
-@pytest.fixture
-def server():
-    """A real HTTP server on 127.0.0.1 (port 0) in a thread; add bytes to ``server.files``."""
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.files, httpd.hits = {}, []
-    httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
-    thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
-    thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
-
-
-@pytest.fixture
-def online(isolated_assets, monkeypatch):
-    """Like ``isolated_assets`` but with the network allowed."""
-    monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
-    return isolated_assets
-
-
-def _zip_bytes(members: dict) -> bytes:
-    buffer = io.BytesIO()
-    with zipfile.ZipFile(buffer, "w") as zf:
-        for name, data in members.items():
-            zf.writestr(name, data)
-    return buffer.getvalue()
-
-
-def _write_tree(root: Path) -> Path:
-    for rel, data in FILES.items():
-        (root / rel).parent.mkdir(parents=True, exist_ok=True)
-        (root / rel).write_bytes(data)
-    return root
 
 
 def test_all_lists_the_public_names():
@@ -109,7 +49,7 @@ def test_download_refuses_when_offline(isolated_assets, tmp_path):
 
 
 def test_verify_manifest_counts(tmp_path):
-    root = _write_tree(tmp_path / "d")
+    root = write_tree(tmp_path / "d")
     manifest = tmp_path / "m.sha256"
     manifest.write_text("".join(f"{sha256_file(root / r)}  {r}\n" for r in FILES))
     assert verify_manifest(root, manifest) == 2
@@ -118,7 +58,7 @@ def test_verify_manifest_counts(tmp_path):
 @pytest.mark.parametrize("member", ["../evil.txt", "/tmp/evil_abs.txt", "a/../../evil.txt"])
 def test_zip_with_escaping_member_is_refused(tmp_path, member):
     archive = tmp_path / "bad.zip"
-    archive.write_bytes(_zip_bytes({"ok.txt": b"ok", member: b"evil"}))
+    archive.write_bytes(zip_bytes({"ok.txt": b"ok", member: b"evil"}))
     target = tmp_path / "out"
     with pytest.raises(UnsafeArchive, match=rf"bad.zip.*{member[:4]}"):
         safe_extract(archive, target)

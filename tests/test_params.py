@@ -3,24 +3,12 @@
 from __future__ import annotations
 
 import pytest
-import timm
 from torch import nn
 
+from helpers import lite0, tiny_net
 from transfer_lessons import params
 from transfer_lessons.params import (backbone_parameters, backbone_stages, count_parameters, freeze_backbone,
                                      head_parameters, param_groups, set_batchnorm_eval, unfreeze_backbone)
-
-
-def tiny_net() -> nn.Module:
-    """A plain conv net: no get_classifier(), so its head is the last nn.Linear."""
-    return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(8, 2),
-    )
-
-
-def lite0() -> nn.Module:
-    return timm.create_model("efficientnet_lite0", pretrained=False, num_classes=2)
 
 
 def test_all_lists_public_names():

@@ -56,6 +56,20 @@ def test_run_lessons_writes_reports(tmp_path):
     assert not list(out.glob("*.part")), "no temporary files are left behind"
 
 
+def test_html_failure_is_reported_not_fatal(tmp_path, monkeypatch):
+    import nbconvert
+
+    class Broken:
+        def from_filename(self, name):
+            raise ValueError("No template sub-directory with name 'lab' found")
+
+    monkeypatch.setattr(nbconvert, "HTMLExporter", Broken)
+    notebook = tmp_path / "00_x.ipynb"
+    notebook.write_text("{}")
+    assert report._to_html(notebook).startswith("no HTML copy (ValueError: No template")
+    assert not notebook.with_suffix(".html").exists()
+
+
 def test_find_lessons_filters(tmp_path):
     from transfer_lessons.errors import UnknownName
 

@@ -6,11 +6,11 @@ import inspect
 import math
 
 import pytest
-import timm
 import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
+from helpers import lite0, tiny_net
 from transfer_lessons import params, train
 from transfer_lessons.checkpoint import load_checkpoint
 from transfer_lessons.errors import NonFiniteLoss, TransferLessonsError, UnknownName
@@ -27,18 +27,6 @@ def one_thread():
     torch.set_num_threads(1)
     yield
     torch.set_num_threads(threads)
-
-
-def tiny_net() -> nn.Module:
-    """A conv net with BatchNorm and Dropout, so RNG and BN handling both matter."""
-    return nn.Sequential(
-        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
-        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(8, 2),
-    )
-
-
-def lite0() -> nn.Module:
-    return timm.create_model("efficientnet_lite0", pretrained=False, num_classes=2)
 
 
 def separable(n: int = 32, size: int = 32, seed: int = 0):

@@ -157,11 +157,16 @@ def _execute(notebook: Path, output: Path, profile: str, timeout: Optional[int])
         return "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
 
 
-def _to_html(notebook: Path) -> None:
-    from nbconvert import HTMLExporter
+def _to_html(notebook: Path) -> str:
+    """Write an HTML copy beside the notebook; return "" or why it could not be written."""
+    try:
+        from nbconvert import HTMLExporter
 
-    body, _ = HTMLExporter().from_filename(str(notebook))
+        body, _ = HTMLExporter().from_filename(str(notebook))
+    except Exception as err:  # noqa: BLE001 - a missing template must not lose the other reports
+        return f"no HTML copy ({type(err).__name__}: {str(err).splitlines()[0]})"
     _atomic_write(notebook.with_suffix(".html"), body)
+    return ""
 
 
 def run_lessons(profile: str = "auto", lessons: Optional[Iterable[str]] = None,
@@ -199,9 +204,9 @@ def run_lessons(profile: str = "auto", lessons: Optional[Iterable[str]] = None,
                  "data_source": metrics.pop("data_source", None), "metrics": metrics}
         if error:
             entry["error"] = error
+        if target.exists() and (problem := _to_html(target)):
+            entry["html"] = problem
         summary["lessons"][notebook.stem] = entry
-        if target.exists():
-            _to_html(target)
         print(f"[{profile}] {notebook.stem}: {status} in {seconds} s {error}", flush=True)
         _atomic_write(out / "summary.json", json.dumps(summary, indent=2))
     _atomic_write(out / "summary.json", json.dumps(summary, indent=2))

@@ -1,0 +1,53 @@
+"""Plain helpers shared by several test files (fixtures live in conftest.py)."""
+
+from __future__ import annotations
+
+import io
+import zipfile
+from pathlib import Path
+
+import timm
+from PIL import Image
+from torch import nn
+
+FILES = {"train/a/one.txt": b"first file\n", "train/b/two.txt": b"second file\n" * 100}
+
+
+def zip_bytes(members: dict) -> bytes:
+    """A zip archive, in memory, holding ``members`` (name -> bytes)."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as zf:
+        for name, data in members.items():
+            zf.writestr(name, data)
+    return buffer.getvalue()
+
+
+def write_tree(root: Path) -> Path:
+    """Writes ``FILES`` under ``root``; returns ``root``."""
+    for rel, data in FILES.items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes(data)
+    return root
+
+
+def write_image(path, size=(40, 30), mode="RGB", color=(200, 30, 60), fmt=None):
+    """Saves a solid-colour image of ``size`` in ``mode`` at ``path`` (parents created); returns ``path``."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    image = Image.new("RGB", size, color)
+    image = image.convert(mode) if mode != "RGB" else image
+    image.save(path, format=fmt)
+    return path
+
+
+def tiny_net() -> nn.Module:
+    """A plain conv net with BatchNorm and Dropout (so RNG and BN handling both matter);
+    it has no get_classifier(), so its head is the last nn.Linear."""
+    return nn.Sequential(
+        nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+        nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Dropout(0.2), nn.Linear(8, 2),
+    )
+
+
+def lite0() -> nn.Module:
+    """timm's efficientnet_lite0, randomly initialised, with a 2-class head."""
+    return timm.create_model("efficientnet_lite0", pretrained=False, num_classes=2)
