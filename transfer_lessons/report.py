@@ -159,10 +159,14 @@ def _execute(notebook: Path, output: Path, profile: str, timeout: Optional[int])
 
 def _to_html(notebook: Path) -> str:
     """Write an HTML copy beside the notebook; return "" or why it could not be written."""
+    import warnings
+
     try:
         from nbconvert import HTMLExporter
 
-        body, _ = HTMLExporter().from_filename(str(notebook))
+        with warnings.catch_warnings():  # silent records carry only METRIC_MIME: no HTML wanted
+            warnings.filterwarnings("ignore", message=".*is not able to be represented")
+            body, _ = HTMLExporter().from_filename(str(notebook))
     except Exception as err:  # noqa: BLE001 - a missing template must not lose the other reports
         return f"no HTML copy ({type(err).__name__}: {str(err).splitlines()[0]})"
     _atomic_write(notebook.with_suffix(".html"), body)
