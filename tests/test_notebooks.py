@@ -87,6 +87,15 @@ def test_lesson_metrics(smoke_course, lesson):
     assert len(attempts) >= 3 and set(attempts.values()) == {"not attempted"}, attempts
 
 
+@pytest.mark.notebook
+@pytest.mark.parametrize("lesson", [nb.stem for nb in NOTEBOOKS])
+def test_lesson_shows_figures(smoke_course, lesson):
+    executed = nbformat.read(smoke_course[2] / f"{lesson}.ipynb", as_version=4)
+    images = [o for c in executed.cells if c.cell_type == "code" for o in c.outputs
+              if "image/png" in o.get("data", {})]
+    assert images, f"{lesson} displayed no figure"
+
+
 def test_every_lesson_is_checked():
     assert sorted(CHECKS) == [nb.stem for nb in NOTEBOOKS]
 

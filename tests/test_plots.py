@@ -83,3 +83,10 @@ def test_bar_chart_labels_bars_and_axis():
     assert [t.get_text() for t in ax.texts] == ["0.91", "0.953"]
     with pytest.raises(ValueError, match="no values"):
         bar_chart({}, "t", "y")
+
+
+def test_figures_display_without_pyplot():
+    from transfer_lessons.plots import bar_chart
+
+    png = bar_chart({"a": 1.0, "b": 2.0}, title="t", ylabel="y")._repr_png_()
+    assert png.startswith(b"\x89PNG"), "Jupyter shows a returned figure through _repr_png_"

@@ -15,6 +15,17 @@ from matplotlib.figure import Figure
 __all__ = ["plot_history", "plot_lr_schedule", "show_images", "bar_chart"]
 
 
+class _LessonFigure(Figure):
+    """A Figure that Jupyter shows by itself: it renders to PNG without pyplot being imported."""
+
+    def _repr_png_(self) -> bytes:
+        import io
+
+        buffer = io.BytesIO()
+        self.savefig(buffer, format="png", dpi=100)
+        return buffer.getvalue()
+
+
 def plot_history(history, title: str = "Training history") -> Figure:
     """Loss and accuracy against epoch, for the training and validation sets.
 
@@ -37,7 +48,7 @@ def plot_history(history, title: str = "Training history") -> Figure:
     rows = list(history)
     if not rows:
         raise ValueError("plot_history: the history is empty; train at least one epoch first.")
-    fig = Figure(figsize=(10, 4), layout="constrained")
+    fig = _LessonFigure(figsize=(10, 4), layout="constrained")
     loss_ax, acc_ax = fig.subplots(1, 2)
     epochs = [row["epoch"] for row in rows]
     for split, style in (("train", "o-"), ("val", "s--")):
@@ -74,7 +85,7 @@ def plot_lr_schedule(lrs, title: str = "Learning-rate schedule") -> Figure:
     Shown in lesson 02, *Fine-tuning*.
     """
     curves = dict(lrs) if isinstance(lrs, Mapping) else {"lr": list(lrs)}
-    fig = Figure(figsize=(6, 4), layout="constrained")
+    fig = _LessonFigure(figsize=(6, 4), layout="constrained")
     ax = fig.subplots()
     for name, values in curves.items():
         ax.plot(range(len(values)), list(values), label=name)
@@ -138,7 +149,7 @@ def show_images(images, titles: Optional[Sequence[str]] = None, mean=None, std=N
         raise ValueError(f"show_images: {len(titles)} titles for {len(images)} images.")
     ncols = max(1, min(ncols, len(images)))
     nrows = -(-len(images) // ncols)  # ceiling division
-    fig = Figure(figsize=(2.5 * ncols, 2.5 * nrows + 0.5), layout="constrained")
+    fig = _LessonFigure(figsize=(2.5 * ncols, 2.5 * nrows + 0.5), layout="constrained")
     axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
     for index, ax in enumerate(axes):
         ax.axis("off")
@@ -171,7 +182,7 @@ def bar_chart(values: Mapping[str, float], title: str, ylabel: str) -> Figure:
     """
     if not values:
         raise ValueError("bar_chart: no values given.")
-    fig = Figure(figsize=(max(4, 1.2 * len(values)), 4), layout="constrained")
+    fig = _LessonFigure(figsize=(max(4, 1.2 * len(values)), 4), layout="constrained")
     ax = fig.subplots()
     bars = ax.bar([str(name) for name in values], [float(v) for v in values.values()])
     ax.bar_label(bars, fmt="%.3g")
