@@ -32,3 +32,31 @@ def test_right_answers_pass(isolated_assets):
     verdict = tl.check_normalize(lambda x, m, s: (x - torch.tensor(m)[:, None, None]) / torch.tensor(s)[:, None, None])
     assert verdict and repr(verdict) == "✓ normalize: correct."
     assert tl.report.records()["exercise.normalize"] == "passed"
+
+
+def test_lesson01_checks_compute_their_own_answers(isolated_assets):
+    from torch.utils.flop_counter import FlopCounterMode
+    from torchvision.transforms import v2 as T
+
+    card = tl.get_card("efficientnet_lite1")
+    with FlopCounterMode(display=False) as counter, torch.inference_mode():
+        tl.create_backbone("efficientnet_lite1", pretrained=False)(torch.zeros(1, 3, card.input_size, card.input_size))
+    gflops = counter.get_total_flops() / 1e9
+    assert tl.check_gflops(gflops) and not tl.check_gflops(gflops / 2)  # multiply-adds are not FLOPs
+    assert not tl.check_gflops("1.2")
+
+    table = {"a": {"latency_ms": 5.0, "probe_acc": 0.90}, "b": {"latency_ms": 9.0, "probe_acc": 0.95},
+             "c": {"latency_ms": 20.0, "probe_acc": 0.97}}
+    assert tl.check_budget_pick("b", table, 10.0) and not tl.check_budget_pick("c", table, 10.0)
+    assert not tl.check_budget_pick("a", None, 10.0)
+
+    vit = tl.get_card("vit_small_patch16_224")
+    fixed = T.Compose([T.Resize(int(vit.input_size / vit.crop_pct), interpolation=T.InterpolationMode.BICUBIC),
+                       T.CenterCrop(vit.input_size), T.ToDtype(torch.float32, scale=True), T.Normalize(vit.mean, vit.std)])
+    broken = T.Compose([T.Resize(256), T.CenterCrop(224), T.ToDtype(torch.float32, scale=True),
+                        T.Normalize((0.485, 0.456, 0.406), (0.229, 0.224, 0.225))])
+    assert tl.check_preprocessing(fixed)
+    verdict = tl.check_preprocessing(broken)
+    assert not verdict and "(0.5, 0.5, 0.5)" in repr(verdict)
+    assert not tl.check_preprocessing(lambda image: 1 / 0)
+    assert tl.report.records()["exercise.preprocessing"] == "failed"

@@ -90,3 +90,57 @@ def test_figures_display_without_pyplot():
 
     png = bar_chart({"a": 1.0, "b": 2.0}, title="t", ylabel="y")._repr_png_()
     assert png.startswith(b"\x89PNG"), "Jupyter shows a returned figure through _repr_png_"
+
+
+TABLE = {"small": {"latency_ms": 5.0, "probe_acc": 0.90, "params_m": 4.6},
+         "big": {"latency_ms": 20.0, "probe_acc": 0.95, "params_m": 25.0},
+         "bad": {"latency_ms": 30.0, "probe_acc": 0.80, "params_m": 11.0}}
+
+
+def test_plot_tradeoff_sizes_markers_and_highlights_the_front():
+    from transfer_lessons.plots import plot_tradeoff
+
+    fig = plot_tradeoff(TABLE, front=["small", "big"])
+    assert_labelled(fig, 1)
+    ax = fig.axes[0]
+    assert "ms" in ax.get_xlabel() and "(%)" in ax.get_ylabel()
+    sizes = [float(c.get_sizes()[0]) for c in ax.collections]
+    assert sizes == sorted(sizes, key=lambda s: [4.6 * 40, 25 * 40, 11 * 40].index(s)) and sizes[1] > sizes[0]
+    assert len(ax.lines) == 1 and list(ax.lines[0].get_ydata()) == pytest.approx([90.0, 95.0])
+    assert [t.get_text().split("\n")[0] for t in ax.texts] == ["small", "big", "bad"]
+    with pytest.raises(ValueError, match="empty"):
+        plot_tradeoff({})
+
+
+def test_plot_feature_pca_one_panel_per_projection():
+    from transfer_lessons.plots import plot_feature_pca
+
+    xy, labels = torch.randn(10, 2), torch.arange(10) % 2
+    fig = plot_feature_pca({"pretrained": (xy, labels), "random": (xy, labels)}, ["ants", "bees"])
+    assert_labelled(fig, 2)
+    assert [ax.get_title() for ax in fig.axes] == ["pretrained", "random"]
+    assert [len(c.get_offsets()) for c in fig.axes[0].collections] == [5, 5]
+    with pytest.raises(ValueError, match="no projections"):
+        plot_feature_pca({}, ["a"])
+
+
+def test_show_retrieval_colours_titles_by_class_match():
+    from transfer_lessons.plots import show_retrieval
+
+    images = [torch.randint(0, 256, (3, 8, 10), dtype=torch.uint8) for _ in range(3)]
+    fig = show_retrieval(images[:1], [images[1:]], [0], [[0, 1]], torch.tensor([[0.9, 0.5]]), ["ants", "bees"])
+    assert isinstance(fig, Figure) and len(fig.axes) == 3 and fig.get_suptitle()
+    titles = [ax.title for ax in fig.axes]
+    assert [t.get_text() for t in titles] == ["query: ants", "ants 0.90", "bees 0.50"]
+    assert titles[1].get_color() == "tab:green" and titles[2].get_color() == "tab:red"
+    with pytest.raises(ValueError, match="at least one query"):
+        show_retrieval([], [], [], [], [], ["a"])
+
+
+def test_show_feature_map_overlays_the_map():
+    from transfer_lessons.plots import show_feature_map
+
+    fig = show_feature_map(torch.rand(3, 32, 48), torch.rand(4, 6))
+    assert_labelled(fig, 2)
+    assert len(fig.axes[1].images) == 2 and fig.axes[1].get_title() == "feature map (4x6 cells)"
+    assert fig._repr_png_().startswith(b"\x89PNG"), "the figure does not display itself in Jupyter"

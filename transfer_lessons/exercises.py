@@ -10,7 +10,8 @@ from __future__ import annotations
 
 from typing import Callable
 
-__all__ = ["check_top1_label", "check_cat_classes", "check_normalize", "CHECKS"]
+__all__ = ["check_top1_label", "check_cat_classes", "check_normalize", "check_gflops", "check_budget_pick",
+           "check_preprocessing", "CHECKS"]
 
 CHECKS: dict[str, Callable] = {}
 
@@ -91,3 +92,66 @@ def check_normalize(answer) -> Verdict:
         except Exception:  # noqa: BLE001 - a learner's bug is a "not yet", not a crash
             passed = False
     return _verdict("normalize", passed, hint, answer)
+
+
+@_exercise
+def check_gflops(answer, backbone: str = "efficientnet_lite1") -> Verdict:
+    """Exercise: GFLOPs of one forward pass of ``backbone`` on one image at its card's input size."""
+    from .backbones import create_backbone, get_card
+    from .benchmark import count_flops
+
+    hint = ("wrap model(torch.zeros(1, 3, S, S)) in FlopCounterMode(display=False), S = the card's "
+            "input_size, and divide get_total_flops() by 1e9")
+    passed = False
+    if isinstance(answer, (int, float)) and not isinstance(answer, bool):
+        card = get_card(backbone)
+        expected = count_flops(create_backbone(backbone, pretrained=False), card.input_size) / 1e9
+        passed = abs(answer - expected) <= 0.02 * expected
+    return _verdict("gflops", passed, hint, answer)
+
+
+@_exercise
+def check_budget_pick(answer, table=None, budget_ms: float = None, key: str = "probe_acc") -> Verdict:
+    """Exercise: the most accurate backbone of ``table`` whose ``latency_ms`` fits ``budget_ms``."""
+    from .benchmark import best_under_budget
+
+    hint = ("keep the rows with latency_ms <= budget_ms, then take the one with the highest "
+            f"{key} (the faster one if two tie)")
+    passed = False
+    if isinstance(answer, str) and table and budget_ms is not None:
+        points = {name: (row["latency_ms"], row[key]) for name, row in table.items()}
+        passed = answer == best_under_budget(points, budget_ms)
+    return _verdict("budget_pick", passed, hint, answer)
+
+
+def _test_image():
+    """A smooth, seeded 3x300x400 uint8 image: small resize differences barely change it."""
+    import torch
+
+    rows = torch.linspace(0, 1, 300)[:, None]
+    cols = torch.linspace(0, 1, 400)[None, :]
+    channels = [rows * cols, (rows + cols) / 2, (1 - cols).expand(300, 400)]
+    return (torch.stack(channels) * 255).round().to(torch.uint8)
+
+
+@_exercise
+def check_preprocessing(answer, backbone: str = "vit_small_patch16_224") -> Verdict:
+    """Exercise: an eval transform (uint8 CHW image -> float tensor) that matches ``backbone``'s card."""
+    import torch
+
+    from .backbones import get_card
+    from .transforms import eval_transforms
+
+    card = get_card(backbone)
+    hint = (f"read size, mean, std and interpolation from get_card({backbone!r}): its mean/std are "
+            f"{card.mean}/{card.std}, not ImageNet's")
+    passed = False
+    if callable(answer):
+        image = _test_image()
+        expected = eval_transforms(card.input_size, card.mean, card.std, card.interpolation)(image)
+        try:
+            got = torch.as_tensor(answer(image.clone()), dtype=torch.float32)
+            passed = got.shape == expected.shape and (got - expected).abs().mean().item() < 0.05
+        except Exception:  # noqa: BLE001 - a learner's bug is a "not yet", not a crash
+            passed = False
+    return _verdict("preprocessing", passed, hint, answer)

@@ -25,6 +25,9 @@ __all__ = ["FeatureSet", "LinearProbe", "feature_size", "extract_features", "bac
            "zero_shot_predict", "zero_shot_accuracy", "clear_feature_cache"]
 
 _CACHE: dict = {}
+# pixels: below this, ImageNet features of a quick run are no better than random ones (measured on
+# 16+16 hymenoptera images at 64 px: efficientnet_lite0's probe 0.50, a random-init one 0.56)
+MIN_FEATURE_SIZE = 128
 
 
 @dataclass
@@ -43,10 +46,12 @@ class FeatureSet:
 
 
 def feature_size(card, profile) -> int:
-    """The input side to extract features at: the card's own size, or the profile's if smaller than 224.
+    """The input side to extract features at: the card's own size, or a small one for quick runs.
 
-    A profile with ``image_size`` below the usual 224 (``smoke``: 64) is a quick run, so every
-    backbone gets that small size; otherwise each backbone gets the size its weights expect.
+    A profile with ``image_size`` below the usual 224 (``smoke``: 64) is a quick run: every
+    backbone gets that size, but at least ``MIN_FEATURE_SIZE`` (128), since smaller images
+    leave pretrained features no better than random ones. Otherwise each backbone gets the
+    size its weights expect.
 
     Example:
         >>> feature_size(get_card("efficientnet_lite2"), get_profile("cpu"))
@@ -54,7 +59,7 @@ def feature_size(card, profile) -> int:
 
     Used in lesson 01, *Backbone selection*.
     """
-    return card.input_size if profile.image_size >= 224 else profile.image_size
+    return card.input_size if profile.image_size >= 224 else max(profile.image_size, MIN_FEATURE_SIZE)
 
 
 @torch.inference_mode()
@@ -78,10 +83,12 @@ def extract_features(model: nn.Module, images: Sequence[torch.Tensor], transform
     Shown in plain PyTorch in lesson 01, *Backbone selection*.
     """
     model.eval()  # BatchNorm uses its running statistics, Dropout is off
+    model.to(memory_format=torch.channels_last)  # oneDNN's depthwise convs: ~2x faster on CPUs
     device = device or next(model.parameters()).device
     features, logits = [], []
     for start in range(0, len(images), batch_size):
-        batch = torch.stack([transform(image) for image in images[start:start + batch_size]]).to(device)
+        batch = torch.stack([transform(image) for image in images[start:start + batch_size]])
+        batch = batch.to(device).contiguous(memory_format=torch.channels_last)
         pooled = model.forward_head(model.forward_features(batch), pre_logits=True)
         features.append(pooled.float().cpu())
         logits.append(model.get_classifier()(pooled).float().cpu())
@@ -138,9 +145,11 @@ def backbone_features(name: str, data, profile, pretrained: bool = True, normali
         model = create_backbone(name, pretrained=pretrained, progress=False).to(device)
     mean, std = (card.mean, card.std) if normalize else ((0.0,) * 3, (1.0,) * 3)
     transform = eval_transforms(size, mean, std, card.interpolation)
+    # on a CPU, batches beyond ~16 images overflow the caches and get slower per image
+    batch_size = profile.batch_size if device.type == "cuda" else min(profile.batch_size, 16)
     start = time.perf_counter()
-    train, _ = extract_features(model, data.train.cache, transform, profile.batch_size, device)
-    val, val_logits = extract_features(model, data.val.cache, transform, profile.batch_size, device)
+    train, _ = extract_features(model, data.train.cache, transform, batch_size, device)
+    val, val_logits = extract_features(model, data.val.cache, transform, batch_size, device)
     _CACHE[key] = FeatureSet(name, pretrained, size, train, torch.tensor(data.train.targets), val,
                              torch.tensor(data.val.targets), val_logits, time.perf_counter() - start)
     return _CACHE[key]
@@ -172,7 +181,7 @@ class LinearProbe:
 
 
 def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: Optional[int] = None,
-                     weight_decay: float = 1e-3, max_iter: int = 200) -> LinearProbe:
+                     weight_decay: float = 1.0, max_iter: int = 200) -> LinearProbe:
     """Train a linear classifier on frozen features: full-batch L-BFGS on cross-entropy + L2.
 
     Features are standardised with the training set's mean and std (a probe is then insensitive
@@ -182,7 +191,10 @@ def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: 
         features: ``[N, D]`` training features.
         labels: ``[N]`` class indices.
         num_classes: default ``labels.max() + 1``.
-        weight_decay: L2 penalty on the weights, ``weight_decay / 2 * ||W||^2``.
+        weight_decay: L2 penalty on the weights, ``weight_decay / 2 * ||W||^2``. With a few hundred
+            images and ~1000 features the classes are linearly separable, and without a penalty
+            the weights would grow without bound; 1.0 is strong, and in 5-fold cross-validation
+            on hymenoptera's training images 1e-3 to 10 scored the same.
         max_iter: L-BFGS iterations.
 
     Returns:

@@ -12,7 +12,8 @@ from typing import Mapping, Optional, Sequence
 
 from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "plot_lr_schedule", "show_images", "bar_chart"]
+__all__ = ["plot_history", "plot_lr_schedule", "show_images", "bar_chart", "plot_tradeoff",
+           "plot_feature_pca", "show_retrieval", "show_feature_map"]
 
 
 class _LessonFigure(Figure):
@@ -189,4 +190,162 @@ def bar_chart(values: Mapping[str, float], title: str, ylabel: str) -> Figure:
     ax.set(title=title, xlabel="", ylabel=ylabel)
     ax.tick_params(axis="x", labelrotation=30 if len(values) > 4 else 0)
     ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def plot_tradeoff(table: Mapping[str, Mapping], front: Sequence[str] = (), x: str = "latency_ms",
+                  y: str = "probe_acc", size: str = "params_m",
+                  title: str = "Accuracy against latency") -> Figure:
+    """One marker per backbone at (latency, accuracy), its area growing with its parameter count.
+
+    Args:
+        table: name → row with numbers under ``x``, ``y`` and ``size``.
+        front: names on the Pareto front; joined by a line and drawn filled.
+        x, y, size: row keys: cost (ms per image), score (fraction), parameters (millions).
+        title: the figure's title.
+
+    Returns:
+        A Figure with one axes, each marker labelled with its name.
+
+    Raises:
+        ValueError: the table is empty.
+
+    Example:
+        >>> fig = plot_tradeoff(table, front=pareto_front(points))
+
+    Shown in lesson 01, *Backbone selection*.
+    """
+    if not table:
+        raise ValueError("plot_tradeoff: the table is empty; measure at least one backbone.")
+    fig = _LessonFigure(figsize=(7, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for name, row in table.items():
+        on_front = name in front
+        ax.scatter(row[x], 100 * row[y], s=40 * float(row[size]), alpha=0.8 if on_front else 0.4,
+                   facecolor="tab:orange" if on_front else "none", edgecolor="tab:orange" if on_front else "gray")
+        ax.annotate(f"{name}\n{float(row[size]):.1f} M", (row[x], 100 * row[y]), fontsize=8,
+                    xytext=(6, 6), textcoords="offset points")
+    if front:
+        ordered = sorted(front, key=lambda n: table[n][x])
+        ax.plot([table[n][x] for n in ordered], [100 * table[n][y] for n in ordered], "--",
+                color="tab:orange", label="Pareto front")
+        ax.legend(loc="lower right")
+    ax.set(title=title, xlabel="latency at batch 1 (ms per image)", ylabel="accuracy (%)")
+    ax.margins(0.25)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_feature_pca(projections: Mapping[str, tuple], classes: Sequence[str],
+                     title: str = "Features projected on their first two principal components") -> Figure:
+    """Side-by-side 2-D scatter plots of features, coloured by class.
+
+    Args:
+        projections: panel title → ``(xy [N, 2], labels [N])`` (from ``features.pca``).
+        classes: class names, indexed by label.
+        title: the figure's title.
+
+    Returns:
+        A Figure with one axes per panel.
+
+    Raises:
+        ValueError: no projections.
+
+    Example:
+        >>> fig = plot_feature_pca({"pretrained": (xy, y), "random init": (xy0, y)}, data.classes)
+
+    Shown in lesson 01, *Backbone selection*.
+    """
+    if not projections:
+        raise ValueError("plot_feature_pca: no projections given.")
+    fig = _LessonFigure(figsize=(5 * len(projections), 4.5), layout="constrained")
+    axes = fig.subplots(1, len(projections), squeeze=False).ravel()
+    for ax, (name, (xy, labels)) in zip(axes, projections.items()):
+        for index, cls in enumerate(classes):
+            chosen = labels == index
+            ax.scatter(xy[chosen, 0], xy[chosen, 1], s=12, alpha=0.7, label=cls)
+        ax.set(title=name, xlabel="principal component 1 (feature units)",
+               ylabel="principal component 2 (feature units)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig
+
+
+def show_retrieval(queries: Sequence, neighbours: Sequence[Sequence], query_labels: Sequence[int],
+                   neighbour_labels: Sequence[Sequence[int]], similarities, classes: Sequence[str],
+                   title: str = "Nearest neighbours by cosine similarity") -> Figure:
+    """A grid: each row a query image, then its nearest training images, titled green when same class.
+
+    Args:
+        queries: query images (uint8 CHW tensors, PIL images or HWC arrays).
+        neighbours: per query, its neighbour images, nearest first.
+        query_labels, neighbour_labels: class indices of queries and neighbours.
+        similarities: per query, the cosine similarity of each neighbour (``[M, k]``).
+        classes: class names, indexed by label.
+        title: the figure's title.
+
+    Returns:
+        A Figure with ``M x (k + 1)`` axes, axes hidden.
+
+    Raises:
+        ValueError: no queries, or a query without neighbours.
+
+    Example:
+        >>> fig = show_retrieval(q_images, n_images, q_labels, n_labels, sims, data.classes)
+
+    Shown in lesson 01, *Backbone selection*.
+    """
+    if not queries or not all(len(row) for row in neighbours):
+        raise ValueError("show_retrieval: need at least one query, each with at least one neighbour.")
+    k = max(len(row) for row in neighbours)
+    fig = _LessonFigure(figsize=(2.2 * (k + 1), 2.3 * len(queries) + 0.5), layout="constrained")
+    axes = fig.subplots(len(queries), k + 1, squeeze=False)
+    for r, query in enumerate(queries):
+        axes[r, 0].imshow(_to_hwc(query, None, None))
+        axes[r, 0].set_title(f"query: {classes[int(query_labels[r])]}", fontsize=9, fontweight="bold")
+        for c in range(k):
+            ax = axes[r, c + 1]
+            if c < len(neighbours[r]):
+                same = int(neighbour_labels[r][c]) == int(query_labels[r])
+                ax.imshow(_to_hwc(neighbours[r][c], None, None))
+                ax.set_title(f"{classes[int(neighbour_labels[r][c])]} {float(similarities[r][c]):.2f}",
+                             fontsize=9, color="tab:green" if same else "tab:red")
+        for ax in axes[r]:
+            ax.axis("off")
+    fig.suptitle(title)
+    return fig
+
+
+def show_feature_map(image, feature_map, title: str = "Where the backbone responds") -> Figure:
+    """An image beside its feature map (e.g. the channel-mean of the last stage), overlaid.
+
+    Args:
+        image: one image (uint8 CHW tensor, PIL image or HWC array).
+        feature_map: ``[h, w]`` activation strength, any scale.
+        title: the figure's title.
+
+    Returns:
+        A Figure with two axes, axes hidden.
+
+    Example:
+        >>> fig = show_feature_map(image, model.forward_features(x)[0].mean(0))
+
+    Shown in lesson 01, *Backbone selection*.
+    """
+    import torch
+
+    picture = _to_hwc(image, None, None)
+    fmap = torch.as_tensor(feature_map, dtype=torch.float32).detach().cpu()
+    fig = _LessonFigure(figsize=(7, 3.6), layout="constrained")
+    left, right = fig.subplots(1, 2)
+    left.imshow(picture)
+    left.set_title("input", fontsize=9)
+    right.imshow(picture)
+    right.imshow(fmap.numpy(), cmap="inferno", alpha=0.6,
+                 extent=(0, picture.shape[1], picture.shape[0], 0), interpolation="bilinear")
+    right.set_title(f"feature map ({fmap.shape[0]}x{fmap.shape[1]} cells)", fontsize=9)
+    for ax in (left, right):
+        ax.axis("off")
+    fig.suptitle(title)
     return fig

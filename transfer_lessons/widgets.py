@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-__all__ = ["is_headless", "photo_picker"]
+__all__ = ["is_headless", "photo_picker", "backbone_explorer"]
 
 
 def is_headless() -> bool:
@@ -65,6 +65,86 @@ def photo_picker(model, names: Iterable[str], k: int = 5):
             ax.set_axis_off()
             plt.show()
             print(_topk_text(model, dropdown.value, k))
+
+    dropdown.observe(show, names="value")
+    show()
+    box = widgets.VBox([dropdown, output])
+    display(box)
+    return box
+
+
+def _sample_indices(labels, n: int) -> list[int]:
+    """``n`` indices spread evenly over a label list (so every class shows up)."""
+    step = max(1, len(labels) // max(1, n))
+    return list(range(0, len(labels), step))[:n]
+
+
+def _explorer_text(name: str, row, fs, probe, classes, indices) -> str:
+    stats = ", ".join(f"{k} {v:.3g}" if isinstance(v, float) else f"{k} {v}" for k, v in row.items())
+    predicted = probe.predict(fs.val[indices])
+    lines = [f"{name}: {stats}"]
+    lines += [f"  val image {i}: predicted {classes[int(p)]}, true {classes[int(fs.val_labels[i])]}"
+              for i, p in zip(indices, predicted)]
+    return "\n".join(lines)
+
+
+def _feature_map(name: str, image, size: int):
+    """Channel-mean of the last feature map of ``name`` for one uint8 image."""
+    import torch
+
+    from .backbones import create_backbone, get_card
+    from .transforms import eval_transforms
+
+    card = get_card(name)
+    x = eval_transforms(size, card.mean, card.std, card.interpolation)(image).unsqueeze(0)
+    with torch.inference_mode():
+        return create_backbone(name, progress=False).forward_features(x)[0].mean(dim=0)
+
+
+def backbone_explorer(table, features, probes, data, n_images: int = 4):
+    """Pick a backbone from a dropdown: its measured stats, its probe's predictions on a few val
+    images, and its feature map of the first one.
+
+    Args:
+        table: name → measured row (latency, accuracy, ...), as the lesson built it.
+        features: name → ``FeatureSet``; probes: name → ``LinearProbe`` trained on it.
+        data: the ``ClassificationData`` the features came from (images and class names).
+        n_images: val images to show.
+
+    Returns:
+        The widget, or None when headless (then the stats and predictions of every backbone are printed).
+
+    Example:
+        >>> backbone_explorer(table, features, probes, data)  # doctest: +SKIP
+
+    Used in lesson 01, *Backbone selection*.
+    """
+    names = list(table)
+    indices = _sample_indices(data.val.targets, n_images)
+    if is_headless():
+        for name in names:
+            print(_explorer_text(name, table[name], features[name], probes[name], data.classes, indices))
+        return None
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    from .plots import show_feature_map, show_images
+
+    dropdown = widgets.Dropdown(options=names, description="backbone")
+    output = widgets.Output()
+
+    def show(change=None):
+        name = dropdown.value
+        fs, probe = features[name], probes[name]
+        output.clear_output(wait=True)
+        with output:
+            print(_explorer_text(name, table[name], fs, probe, data.classes, indices))
+            predicted = probe.predict(fs.val[indices])
+            titles = [f"{data.classes[int(p)]} (true {data.classes[data.val.targets[i]]})"
+                      for i, p in zip(indices, predicted)]
+            display(show_images([data.val.cache[i] for i in indices], titles, title=f"{name}: probe predictions"))
+            image = data.val.cache[indices[0]]
+            display(show_feature_map(image, _feature_map(name, image, fs.image_size), title=f"{name}: feature map"))
 
     dropdown.observe(show, names="value")
     show()
