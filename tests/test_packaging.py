@@ -25,3 +25,17 @@ def test_makefile_installs_dev_extras_and_the_ci_calls_make_test():
     makefile = (REPO / "Makefile").read_text()
     assert '-e ".[dev]"' in makefile and "pytest" in makefile
     assert "make test" in (REPO / ".ci" / "run").read_text()
+
+
+def test_wheel_ships_the_manifests(tmp_path):
+    """A plain `pip install` (Colab, no checkout) still finds the checksum manifests."""
+    import subprocess
+    import sys
+    import zipfile
+
+    subprocess.run([sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "--no-build-isolation",
+                    "-w", str(tmp_path), str(REPO)], check=True, capture_output=True, timeout=300)
+    names = zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist()
+    for manifest in ("hymenoptera.sha256", "pennfudan.sha256"):
+        assert f"transfer_lessons/manifests/{manifest}" in names, names
+    assert "transfer_lessons/assets.py" in names

@@ -30,7 +30,15 @@ __all__ = [
     "list_datasets", "get_dataset_card", "resolve_dataset", "dataset_status", "resolve_file",
 ]
 
-MANIFEST_DIR = Path(__file__).resolve().parents[1] / "data"  # the repo's data/ folder
+
+
+def _manifest_dir() -> Path:
+    """The repo's data/ folder; a non-editable install ships it as ``transfer_lessons/manifests``."""
+    installed = Path(__file__).resolve().parent / "manifests"  # wheel install (e.g. on Colab)
+    return installed if installed.is_dir() else Path(__file__).resolve().parents[1] / "data"
+
+
+MANIFEST_DIR = _manifest_dir()
 _STAMP = ".verified"
 
 
