@@ -48,6 +48,7 @@ def test_run_lessons_writes_reports(tmp_path):
     assert entries["02_after"]["status"] == "ok", "one failing lesson must not stop the others"
     assert json.loads((out / "summary.json").read_text()) == summary
     assert summary["profile"] == "smoke" and "torch" in summary["versions"]
+    assert summary["profile_settings"]["image_size"] == 64, "the resolved profile is part of the report"
     for name in ("00_good", "01_broken", "02_after"):
         assert (out / f"{name}.ipynb").exists() and (out / f"{name}.html").exists()
     index = (out / "index.html").read_text()

@@ -189,14 +189,15 @@ def run_lessons(profile: str = "auto", lessons: Optional[Iterable[str]] = None,
 
     Used by ``make course`` through ``python -m transfer_lessons run``.
     """
-    from .profiles import resolve_profile_name
+    from .profiles import get_profile, resolve_profile_name
     from .runtime import pick_device, versions
 
     profile = resolve_profile_name(profile)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     os.environ["TRANSFER_LESSONS_HEADLESS"] = "1"  # widgets print plain output in the kernel
-    summary = {"profile": profile, "device": str(pick_device()), "versions": versions(), "lessons": {}}
+    summary = {"profile": profile, "profile_settings": get_profile(profile).as_dict(),
+               "device": str(pick_device()), "versions": versions(), "lessons": {}}
     for notebook in find_lessons(notebook_dir, lessons):
         target = out / notebook.name
         print(f"[{profile}] {notebook.stem} ...", flush=True)
