@@ -40,3 +40,12 @@ def test_denormalize_inverts_normalize():
 def test_unknown_interpolation_is_named():
     with pytest.raises(ValueError, match="'lanczos5'"):
         train_transforms(32, interpolation="lanczos5")
+
+
+def test_eval_crop_follows_the_card():
+    from transfer_lessons.transforms import eval_transforms
+
+    image = torch.arange(3 * 300 * 300, dtype=torch.float32).reshape(3, 300, 300).remainder(256).to(torch.uint8)
+    a = eval_transforms(224, crop_pct=0.875)(image)
+    b = eval_transforms(224, crop_pct=0.95)(image)
+    assert a.shape == b.shape == (3, 224, 224) and not torch.allclose(a, b), "crop_pct changes the view"

@@ -225,15 +225,16 @@ def _check_task(name_or_path, task: str, loader: str) -> None:
 
 def load_classification(name_or_path="hymenoptera", *, image_size: int = 224,
                         mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
-                        interpolation: str = "bicubic", train_images: Optional[int] = None,
+                        interpolation: str = "bicubic", crop_pct: float = CROP_PCT,
+                        train_images: Optional[int] = None,
                         val_images: Optional[int] = None, seed: int = 0, allow_synthetic: bool = True,
                         persist: bool = False, progress: bool = True) -> ClassificationData:
     """Load a classification dataset as decoded, augmented train and val Datasets.
 
     Args:
         name_or_path: a name from ``list_datasets()`` or your own folder with ``train/`` and ``val/``.
-        image_size: square input side; images are decoded once at ``ceil(image_size / 0.875)``.
-        mean, std, interpolation: from the backbone's card.
+        image_size: square input side; images are decoded once at ``ceil(image_size / crop_pct)``.
+        mean, std, interpolation, crop_pct: from the backbone's card.
         train_images, val_images: caps (None = all), balanced per class, fixed by ``seed``.
         seed: which subset is drawn.
         allow_synthetic: fall back to generated shapes (with a warning) when the data can't be had.
@@ -267,11 +268,11 @@ def load_classification(name_or_path="hymenoptera", *, image_size: int = 224,
     if val_classes != classes:
         raise DatasetLayoutError(f"{source.root}: train classes {classes} differ from val classes "
                                  f"{val_classes}. Fix: use the same class folders in both.")
-    decode_size = math.ceil(image_size / CROP_PCT)
+    decode_size = math.ceil(image_size / crop_pct)
     train = CachedImageDataset(balanced_subset(train_samples, train_images, seed), classes,
                                train_transforms(image_size, mean, std, interpolation),
                                decode_size=decode_size, persist=persist)
     val = CachedImageDataset(balanced_subset(val_samples, val_images, seed), classes,
-                             eval_transforms(image_size, mean, std, interpolation),
+                             eval_transforms(image_size, mean, std, interpolation, crop_pct),
                              decode_size=decode_size, persist=persist)
     return ClassificationData(train=train, val=val, classes=classes, source=source)

@@ -148,7 +148,7 @@ def check_preprocessing(answer, backbone: str = "vit_small_patch16_224") -> Verd
     passed = False
     if callable(answer):
         image = _test_image()
-        expected = eval_transforms(card.input_size, card.mean, card.std, card.interpolation)(image)
+        expected = eval_transforms(card.input_size, card.mean, card.std, card.interpolation, card.crop_pct)(image)
         try:
             got = torch.as_tensor(answer(image.clone()), dtype=torch.float32)
             passed = got.shape == expected.shape and (got - expected).abs().mean().item() < 0.05

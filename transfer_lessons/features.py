@@ -144,7 +144,7 @@ def backbone_features(name: str, data, profile, pretrained: bool = True, normali
         torch.manual_seed(0)
         model = create_backbone(name, pretrained=pretrained, progress=False).to(device)
     mean, std = (card.mean, card.std) if normalize else ((0.0,) * 3, (1.0,) * 3)
-    transform = eval_transforms(size, mean, std, card.interpolation)
+    transform = eval_transforms(size, mean, std, card.interpolation, card.crop_pct)
     # on a CPU, batches beyond ~16 images overflow the caches and get slower per image
     batch_size = profile.batch_size if device.type == "cuda" else min(profile.batch_size, 16)
     start = time.perf_counter()

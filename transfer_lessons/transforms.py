@@ -63,13 +63,15 @@ def train_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEA
 
 
 def eval_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,
-                    std: Sequence[float] = IMAGENET_STD, interpolation: str = "bicubic") -> v2.Compose:
-    """Evaluation preprocessing: resize to ``image_size / 0.875``, centre-crop, scale, normalise.
+                    std: Sequence[float] = IMAGENET_STD, interpolation: str = "bicubic",
+                    crop_pct: float = CROP_PCT) -> v2.Compose:
+    """Evaluation preprocessing: resize to ``image_size / crop_pct``, centre-crop, scale, normalise.
 
     Args:
         image_size: side of the square output, pixels.
         mean, std: per-channel normalisation, from the backbone's card.
         interpolation: "bilinear", "bicubic" or "nearest".
+        crop_pct: the fraction of the resized image kept by the centre crop, from the card.
 
     Returns:
         A deterministic ``v2.Compose`` giving a float32 [3, size, size] tensor.
@@ -84,7 +86,7 @@ def eval_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEAN
     Used in lessons 01, 02, 04 and 05 through ``load_classification``.
     """
     return v2.Compose([
-        v2.Resize(int(image_size / CROP_PCT), interpolation=_interpolation(interpolation), antialias=True),
+        v2.Resize(int(image_size / crop_pct), interpolation=_interpolation(interpolation), antialias=True),
         v2.CenterCrop(image_size),
         *_to_float(mean, std),
     ])

@@ -96,7 +96,7 @@ def _feature_map(name: str, image, size: int):
     from .transforms import eval_transforms
 
     card = get_card(name)
-    x = eval_transforms(size, card.mean, card.std, card.interpolation)(image).unsqueeze(0)
+    x = eval_transforms(size, card.mean, card.std, card.interpolation, card.crop_pct)(image).unsqueeze(0)
     with torch.inference_mode():
         return create_backbone(name, progress=False).forward_features(x)[0].mean(dim=0)
 
