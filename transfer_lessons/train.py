@@ -43,6 +43,13 @@ def _progress_bar(loader, desc: str, progress: bool):
     return tqdm(iter(loader), total=total, desc=desc, disable=not progress, leave=False)
 
 
+def _to_device(images, targets, device: torch.device, channels_last: bool):
+    """Move one batch to ``device``, images in channels-last layout when asked."""
+    memory_format = torch.channels_last if channels_last else torch.preserve_format
+    return (images.to(device, non_blocking=True, memory_format=memory_format),
+            targets.to(device, non_blocking=True))
+
+
 def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None, scaler=None,
                     amp_dtype=None, grad_clip=None, channels_last=False, bn_mode="train",
                     epoch=0, progress=True) -> dict:
@@ -85,9 +92,7 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
     start = time.perf_counter()
     bar = _progress_bar(loader, f"epoch {epoch} train", progress)
     for step, (images, targets) in enumerate(bar, start=1):
-        memory_format = torch.channels_last if channels_last else torch.preserve_format
-        images = images.to(device, non_blocking=True, memory_format=memory_format)
-        targets = targets.to(device, non_blocking=True)
+        images, targets = _to_device(images, targets, device, channels_last)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             logits = model(images)
             loss = loss_fn(logits, targets)
@@ -156,9 +161,7 @@ def evaluate(model, loader, loss_fn, device, *, amp_dtype=None, channels_last=Fa
     _sync(device)
     start = time.perf_counter()
     for images, targets in _progress_bar(loader, "evaluate", progress):
-        memory_format = torch.channels_last if channels_last else torch.preserve_format
-        images = images.to(device, non_blocking=True, memory_format=memory_format)
-        targets = targets.to(device, non_blocking=True)
+        images, targets = _to_device(images, targets, device, channels_last)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             logits = model(images)
             loss = loss_fn(logits, targets)
