@@ -14,6 +14,18 @@ SHARED_DATA = Path(os.environ.get("TRANSFER_LESSONS_TEST_MIRROR", REPO.parent / 
 
 
 @pytest.fixture
+def one_thread():
+    """One intra-op thread: on a shared 2-core runner, two spinning OpenMP threads that lose
+    their core to another process make tiny models up to 10x slower."""
+    import torch
+
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture
 def isolated_assets(tmp_path, monkeypatch):
     """A fresh cache, no mirror, network forbidden: what a new offline laptop sees."""
     cache = tmp_path / "cache"

@@ -102,3 +102,14 @@ def test_corrupt_weights_are_named(isolated_assets, tmp_path, monkeypatch):
 def test_unknown_backbone_suggests():
     with pytest.raises(UnknownName, match=r"Unknown backbone 'resnet5'\. Did you mean 'resnet50'\?"):
         tl.get_card("resnet5")
+
+
+def test_a_new_head_on_pretrained_weights_starts_at_zero(isolated_assets):
+    create_backbone = tl.create_backbone
+    zero = create_backbone("efficientnet_lite0", num_classes=2).get_classifier()
+    assert not zero.weight.any() and not zero.bias.any(), "the new head should be all zeros (BiT)"
+    timm_init = create_backbone("efficientnet_lite0", num_classes=2, zero_head=False).get_classifier()
+    scratch = create_backbone("efficientnet_lite0", pretrained=False, num_classes=2).get_classifier()
+    assert timm_init.weight.abs().sum() > 0 and scratch.weight.abs().sum() > 0, "zero_head=False / scratch keep timm's init"
+    imagenet = create_backbone("efficientnet_lite0").get_classifier()
+    assert imagenet.out_features == 1000 and imagenet.weight.abs().sum() > 0, "the ImageNet head must stay"

@@ -139,3 +139,25 @@ def test_real_hymenoptera(shared_mirror):
     assert (len(data.train), len(data.val), data.classes) == (245, 153, ["ants", "bees"])
     assert data.source.source == "mirror"
     assert data.train[0][0].shape == (3, 64, 64)
+
+
+def test_fraction_subset_is_balanced_seeded_and_shares_the_cache(tmp_path):
+    from transfer_lessons.datasets import fraction_subset, make_loaders, with_transform
+
+    data = load_classification(_image_folder(tmp_path, per_class=8), image_size=32, progress=False)
+    quarter = fraction_subset(data.train, 0.25, seed=1)
+    labels = [data.train.targets[i] for i in quarter.indices]
+    assert len(quarter) == 4 and labels.count(0) == labels.count(1) == 2, f"labels {labels}"
+    assert quarter.indices == fraction_subset(data.train, 0.25, seed=1).indices, "same seed, same subset"
+    assert len(fraction_subset(data.train, 0.01)) == 2, "at least one image per class"
+    with pytest.raises(ValueError, match="fraction must be in"):
+        fraction_subset(data.train, 0)
+    plain = with_transform(data.train, data.val.transform)
+    assert plain.cache is data.train.cache and plain.transform is not data.train.transform
+    assert torch.equal(plain[0][0], plain[0][0]), "the eval transform is deterministic"
+    train_loader, val_loader = make_loaders(data, batch_size=4, train=quarter)
+    torch.manual_seed(3)
+    first = [t.tolist() for _, t in train_loader]
+    torch.manual_seed(3)
+    assert first == [t.tolist() for _, t in make_loaders(data, batch_size=4, train=quarter)[0]], "seeded order"
+    assert sum(len(t) for t in first) == 4 and val_loader.batch_size == 8

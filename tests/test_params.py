@@ -8,7 +8,8 @@ from torch import nn
 from helpers import lite0, tiny_net
 from transfer_lessons import params
 from transfer_lessons.params import (backbone_parameters, backbone_stages, count_parameters, freeze_backbone,
-                                     head_parameters, param_groups, set_batchnorm_eval, unfreeze_backbone)
+                                     head_parameters, param_groups, set_batchnorm_eval, unfreeze_backbone,
+                                     unfreeze_for_epoch)
 
 
 def test_all_lists_public_names():
@@ -67,3 +68,37 @@ def test_requires_grad_false_does_not_stop_bn_statistics_but_set_batchnorm_eval_
     assert not any(m.training for m in model.modules() if isinstance(m, nn.BatchNorm2d))
     model.train()  # the pitfall: train() puts them back in training mode, frozen or not
     assert all(m.training for m in model.modules() if isinstance(m, nn.BatchNorm2d))
+
+
+def test_layer_decay_halves_the_rate_stage_by_stage_from_the_head_down():
+    model = lite0()
+    stages = backbone_stages(model)
+    groups = param_groups(model, 1e-3, layer_decay=0.5)
+    rate = {id(p): g["lr"] for g in groups for p in g["params"]}
+    expected = [1e-3 * 0.5 ** (len(stages) - 1 - i) for i in range(len(stages))]
+    observed = [rate[id(stage[0])] for stage in stages]
+    assert observed == pytest.approx(expected), f"stage rates {observed} != {expected}"
+    assert rate[id(model.get_classifier().weight)] == pytest.approx(1e-2), "head should stay at lr x 10"
+    assert len(rate) == len(list(model.parameters())), "every parameter should be in exactly one group"
+    with pytest.raises(ValueError, match="layer_decay"):
+        param_groups(model, 1e-3, layer_decay=1.5)
+
+
+def test_unfreeze_for_epoch_goes_from_head_only_to_everything():
+    model = lite0()
+    counts = [unfreeze_for_epoch(model, epoch, 3) for epoch in (1, 2, 3)]
+    head = count_parameters(model.get_classifier())
+    assert counts[0] == head and head < counts[1] < counts[2] == count_parameters(model), counts
+    assert unfreeze_for_epoch(model, 1, 1) == count_parameters(model), "a 1-epoch run should train all"
+    with pytest.raises(ValueError, match="epoch must be in 1..3"):
+        unfreeze_for_epoch(model, 4, 3)
+
+
+def test_set_batchnorm_eval_frozen_only_spares_trainable_layers():
+    model = lite0()
+    freeze_backbone(model)
+    unfreeze_backbone(model, last_stages=1)
+    model.train()
+    set_batchnorm_eval(model, frozen_only=True)
+    modes = {name: m.training for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)}
+    assert modes["bn2"] and not modes["bn1"], "conv_head's BN (trainable) should train, the stem's should not"

@@ -1,4 +1,4 @@
-"""Tests for transfer_lessons.train: the epoch loop, evaluation, schedules, fit."""
+"""Tests for transfer_lessons.train: the epoch loop, evaluation, fit."""
 
 from __future__ import annotations
 
@@ -16,17 +16,10 @@ from transfer_lessons.checkpoint import load_checkpoint
 from transfer_lessons.errors import NonFiniteLoss, TransferLessonsError, UnknownName
 from transfer_lessons.params import param_groups
 from transfer_lessons.profiles import get_profile
-from transfer_lessons.train import evaluate, fit, preview_schedule, train_one_epoch
+from transfer_lessons.train import evaluate, fit, train_one_epoch
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: on a shared 2-core runner, two spinning OpenMP threads that lose
-    their core to another process make these tiny models up to 10x slower."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")
 
 
 def separable(n: int = 32, size: int = 32, seed: int = 0):
@@ -151,22 +144,6 @@ def test_frozen_bn_mode_keeps_running_stats_while_train_mode_moves_them():
     assert moved == {"frozen": False, "train": True}, f"BN stats moved: {moved}"
 
 
-def test_schedules_warm_up_then_decay():
-    lr = 1e-3
-    cosine = preview_schedule("cosine", total_steps=100, warmup_steps=10, lr=lr)
-    assert all(a < b for a, b in zip(cosine[:10], cosine[1:10])), f"warmup not rising: {cosine[:10]}"
-    assert cosine[9] == pytest.approx(lr) and cosine[-1] < 0.01 * lr, f"peak {cosine[9]}, end {cosine[-1]}"
-    onecycle = preview_schedule("onecycle", total_steps=100, lr=lr)
-    assert onecycle[0] == pytest.approx(lr / 25) and max(onecycle) == pytest.approx(lr, rel=1e-3)
-    assert onecycle.index(max(onecycle)) in range(28, 32) and onecycle[-1] < 0.01 * lr
-    constant = preview_schedule("constant", total_steps=20, warmup_steps=5, lr=lr)
-    assert constant[0] == pytest.approx(lr / 5) and constant[5:] == [pytest.approx(lr)] * 15
-    with pytest.raises(UnknownName, match="Did you mean 'cosine'"):
-        preview_schedule("cosin", total_steps=10)
-    with pytest.raises(ValueError, match="warmup_steps"):
-        preview_schedule("cosine", total_steps=10, warmup_steps=10)
-
-
 class PowerCut(Exception):
     """Stands in for a crash or a closed laptop in the middle of a run."""
 
@@ -238,3 +215,30 @@ def test_fit_docstring_lists_every_default_it_hides():
     for hidden in ("AdamW", "0.9/0.999", "lr × 10", "0.05", "onecycle", "lr/25", "beta1",
                    "label_smoothing=0.0", "bn_mode=\"train\"", "seed=0", "atomically"):
         assert hidden in doc, f"fit's docstring does not mention {hidden!r}"
+
+
+@pytest.mark.timeout(60)
+def test_gradual_unfreeze_trains_only_the_head_in_the_first_epoch():
+    model = lite0()
+    stem = model.conv_stem.weight.detach().clone()
+    fit(model, loader(n=16, size=32), None, epochs=1, lr=1e-2, gradual_unfreeze=True, progress=False)
+    assert not torch.equal(model.conv_stem.weight, stem), "a 1-epoch gradual run trains everything"
+    model = lite0()
+    stem = model.conv_stem.weight.detach().clone()
+    head = model.get_classifier().weight.detach().clone()
+    epochs_seen = []
+
+    class Watch(DataLoader):
+        def __iter__(self):
+            epochs_seen.append((torch.equal(model.conv_stem.weight, stem),
+                                model.conv_stem.weight.requires_grad))
+            return super().__iter__()
+
+    images, targets = separable(16, 32)
+    fit(model, Watch(TensorDataset(images, targets), batch_size=8), None, epochs=3, lr=1e-2,
+        gradual_unfreeze=True, layer_decay=0.5, progress=False)
+    assert epochs_seen[0] == (True, False) and epochs_seen[1] == (True, False), \
+        f"stem (unchanged, trainable) per epoch: {epochs_seen}; epochs 1-2 should leave it frozen"
+    assert epochs_seen[2] == (True, True) and not torch.equal(model.conv_stem.weight, stem), \
+        "epoch 3 should unfreeze and change the stem"
+    assert not torch.equal(model.get_classifier().weight, head)

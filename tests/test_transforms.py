@@ -12,7 +12,8 @@ from transfer_lessons.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize
 
 def test_all_lists_the_public_names():
     assert sorted(transforms.__all__) == sorted(
-        ["IMAGENET_MEAN", "IMAGENET_STD", "CROP_PCT", "train_transforms", "eval_transforms", "denormalize"])
+        ["IMAGENET_MEAN", "IMAGENET_STD", "CROP_PCT", "train_transforms", "eval_transforms", "eval_size_for",
+         "denormalize"])
 
 
 @pytest.mark.parametrize("make", [train_transforms, eval_transforms])
@@ -49,3 +50,9 @@ def test_eval_crop_follows_the_card():
     a = eval_transforms(224, crop_pct=0.875)(image)
     b = eval_transforms(224, crop_pct=0.95)(image)
     assert a.shape == b.shape == (3, 224, 224) and not torch.allclose(a, b), "crop_pct changes the view"
+
+
+def test_eval_size_for_is_about_115_percent_rounded_to_32():
+    from transfer_lessons.transforms import eval_size_for
+
+    assert [eval_size_for(s) for s in (128, 224, 260)] == [160, 256, 288]

@@ -261,14 +261,19 @@ def _timm_model(card: BackboneCard, pretrained: bool, file: Optional[Path] = Non
 
 
 def create_backbone(name: str, pretrained: bool = True, num_classes: Optional[int] = None,
-                    progress: bool = True, **kwargs):
+                    progress: bool = True, zero_head: bool = True, **kwargs):
     """Build a catalog backbone with timm, with ImageNet weights when ``pretrained``.
 
     Args:
         name: a catalog name (see ``list_backbones()``).
         pretrained: load ImageNet weights (found offline where possible); False = random init.
         num_classes: replace the 1000-class head with a fresh one of this size; None keeps it.
-            0 removes it (the model returns pooled features).
+            0 removes it (the model returns pooled features). On a pretrained model the new
+            head starts at zero, as in BiT (Kolesnikov et al. 2020): timm's own head init
+            (uniform ±1/sqrt(num_classes), meant for training from scratch) gives a 2-class
+            head logits of several units on pretrained features, and the first steps of
+            fine-tuning then push large random gradients into the backbone (measured in
+            lesson 02, *Replacing the head*). Pass ``zero_head=False`` for timm's init.
         progress: show a progress bar if weights must be downloaded.
         **kwargs: passed to ``timm.create_model`` (e.g. ``features_only=True``, ``drop_rate``).
 
@@ -286,11 +291,17 @@ def create_backbone(name: str, pretrained: bool = True, num_classes: Optional[in
 
     Shown step by step in lesson 00, *A first taste*, and lesson 01.
     """
+    from torch import nn
+
     card = get_card(name)
     file = resolve_weights(name, progress=progress)[0] if pretrained else None
     if num_classes is not None:
         kwargs["num_classes"] = num_classes
     model = _timm_model(card, pretrained=pretrained, file=file, **kwargs)
+    head = model.get_classifier() if hasattr(model, "get_classifier") else None
+    if pretrained and zero_head and num_classes and isinstance(head, nn.Linear):
+        nn.init.zeros_(head.weight)
+        nn.init.zeros_(head.bias)
     if not pretrained:
         model.pretrained_cfg = {**model.pretrained_cfg, **card.data_config(), "num_classes": 1000}
     return model.eval()

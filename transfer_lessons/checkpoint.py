@@ -106,7 +106,8 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu") -> dict:
         raise FileNotFoundError(f"No checkpoint at {path}: check the path, or train first (fit(..., checkpoint_path=...)).")
     try:
         return torch.load(path, map_location=map_location, weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError) as exc:
+    except (pickle.UnpicklingError, RuntimeError, EOFError, ValueError, AttributeError, KeyError, IndexError) as exc:
+        # torch.load on random bytes can fail in any of these ways; all mean "not a checkpoint"
         reason = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise TransferLessonsError(
             f"{path} is not a weights-only checkpoint ({reason[:200]}). It is corrupt, or holds "

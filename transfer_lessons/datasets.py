@@ -7,6 +7,7 @@ Every problem is reported as a ``DataError`` naming the file and the fix.
 
 from __future__ import annotations
 
+import copy
 import hashlib
 import json
 import math
@@ -20,7 +21,7 @@ from typing import Callable, Optional, Sequence, Union
 import numpy as np
 import torch
 from PIL import Image, ImageOps
-from torch.utils.data import Dataset
+from torch.utils.data import DataLoader, Dataset, Subset
 
 from . import runtime
 from .assets import DATASETS, AssetSource, resolve_dataset
@@ -30,6 +31,7 @@ from .transforms import CROP_PCT, IMAGENET_MEAN, IMAGENET_STD, eval_transforms, 
 __all__ = [
     "IMAGE_EXTENSIONS", "open_rgb", "scan_image_folder", "balanced_subset",
     "DecodedImageCache", "CachedImageDataset", "ClassificationData", "load_classification",
+    "with_transform", "fraction_subset", "make_loaders",
 ]
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")
@@ -226,6 +228,7 @@ def _check_task(name_or_path, task: str, loader: str) -> None:
 def load_classification(name_or_path="hymenoptera", *, image_size: int = 224,
                         mean: Sequence[float] = IMAGENET_MEAN, std: Sequence[float] = IMAGENET_STD,
                         interpolation: str = "bicubic", crop_pct: float = CROP_PCT,
+                        crop_scale: tuple[float, float] = (0.35, 1.0), eval_size: Optional[int] = None,
                         train_images: Optional[int] = None,
                         val_images: Optional[int] = None, seed: int = 0, allow_synthetic: bool = True,
                         persist: bool = False, progress: bool = True) -> ClassificationData:
@@ -235,6 +238,8 @@ def load_classification(name_or_path="hymenoptera", *, image_size: int = 224,
         name_or_path: a name from ``list_datasets()`` or your own folder with ``train/`` and ``val/``.
         image_size: square input side; images are decoded once at ``ceil(image_size / crop_pct)``.
         mean, std, interpolation, crop_pct: from the backbone's card.
+        crop_scale: area range of the training set's random resized crop (see ``train_transforms``).
+        eval_size: side of the validation inputs (None: ``image_size``); see ``transforms.eval_size_for``.
         train_images, val_images: caps (None = all), balanced per class, fixed by ``seed``.
         seed: which subset is drawn.
         allow_synthetic: fall back to generated shapes (with a warning) when the data can't be had.
@@ -268,11 +273,70 @@ def load_classification(name_or_path="hymenoptera", *, image_size: int = 224,
     if val_classes != classes:
         raise DatasetLayoutError(f"{source.root}: train classes {classes} differ from val classes "
                                  f"{val_classes}. Fix: use the same class folders in both.")
-    decode_size = math.ceil(image_size / crop_pct)
+    eval_size = eval_size or image_size
     train = CachedImageDataset(balanced_subset(train_samples, train_images, seed), classes,
-                               train_transforms(image_size, mean, std, interpolation),
-                               decode_size=decode_size, persist=persist)
+                               train_transforms(image_size, mean, std, interpolation, crop_scale),
+                               decode_size=math.ceil(image_size / crop_pct), persist=persist)
     val = CachedImageDataset(balanced_subset(val_samples, val_images, seed), classes,
-                             eval_transforms(image_size, mean, std, interpolation, crop_pct),
-                             decode_size=decode_size, persist=persist)
+                             eval_transforms(eval_size, mean, std, interpolation, crop_pct),
+                             decode_size=math.ceil(eval_size / crop_pct), persist=persist)
     return ClassificationData(train=train, val=val, classes=classes, source=source)
+
+
+def with_transform(dataset: CachedImageDataset, transform: Optional[Callable]) -> CachedImageDataset:
+    """The same images under another transform, sharing the decoded cache (no copy, no decoding).
+
+    Example:
+        >>> plain = with_transform(data.train, data.val.transform)  # training images, no augmentation
+
+    Shown in lesson 02, *Loss and augmentation*.
+    """
+    view = copy.copy(dataset)
+    view.transform = transform
+    return view
+
+
+def fraction_subset(dataset: CachedImageDataset, fraction: float, seed: int = 0) -> Subset:
+    """A class-balanced ``fraction`` of ``dataset`` (at least one image per class), fixed by ``seed``.
+
+    Raises:
+        ValueError: ``fraction`` is not in (0, 1].
+
+    Example:
+        >>> len(fraction_subset(data.train, 0.25))  # a quarter of the training images
+
+    Shown in lesson 02, *Data efficiency*.
+    """
+    if not 0 < fraction <= 1:
+        raise ValueError(f"fraction_subset: fraction must be in (0, 1], got {fraction}.")
+    count = max(len(dataset.classes), round(fraction * len(dataset)))
+    chosen = {path for path, _ in balanced_subset(dataset.samples, count, seed)}
+    return Subset(dataset, [i for i, (path, _) in enumerate(dataset.samples) if path in chosen])
+
+
+def make_loaders(data: ClassificationData, batch_size: int, *, train=None,
+                 num_workers: int = 0) -> tuple[DataLoader, DataLoader]:
+    """Training and validation ``DataLoader``s: training shuffled, validation in order.
+
+    The shuffle draws from torch's global random generator, which ``fit`` seeds and saves in
+    its checkpoints: the same seed gives the same batches, and a resumed run sees the same
+    batches as an uninterrupted one (a loader with its own generator would restart its order).
+
+    Args:
+        data: from ``load_classification``.
+        batch_size: images per batch (validation uses twice as many: no gradients to store).
+        train: a Dataset to train on instead of ``data.train`` (e.g. a ``fraction_subset``).
+        num_workers: DataLoader worker processes (decoded images are cached: 0 is usually fastest).
+
+    Returns:
+        ``(train_loader, val_loader)``.
+
+    Example:
+        >>> train_loader, val_loader = make_loaders(data, batch_size=32)
+
+    Shown in plain PyTorch in lesson 02, *The training loop*.
+    """
+    train_loader = DataLoader(data.train if train is None else train, batch_size=batch_size, shuffle=True,
+                              num_workers=num_workers)
+    val_loader = DataLoader(data.val, batch_size=2 * batch_size, num_workers=num_workers)
+    return train_loader, val_loader

@@ -7,16 +7,20 @@ give the head its own learning rate. None of them trains anything.
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 from torch import nn
 
 __all__ = [
     "BN_MODES", "head_parameters", "backbone_parameters", "backbone_stages", "count_parameters",
-    "freeze_backbone", "unfreeze_backbone", "set_batchnorm_eval", "param_groups",
+    "freeze_backbone", "unfreeze_backbone", "unfreeze_for_epoch", "set_batchnorm_eval", "param_groups",
 ]
 
-BN_MODES = ("train", "frozen")
+# "train": every BatchNorm layer normalises with batch statistics and updates its running ones;
+# "frozen_layers": BatchNorm layers whose parameters are frozen stay in eval mode (fixed statistics);
+# "frozen": every BatchNorm layer stays in eval mode.
+BN_MODES = ("train", "frozen_layers", "frozen")
 
 
 def _classifier(model: nn.Module) -> nn.Module:
@@ -145,6 +149,33 @@ def unfreeze_backbone(model: nn.Module, last_stages: Optional[int] = None) -> in
     return count_parameters(model, trainable_only=True)
 
 
+def unfreeze_for_epoch(model: nn.Module, epoch: int, epochs: int) -> int:
+    """Gradual unfreezing: train the head, plus a share of the backbone's stages growing with ``epoch``.
+
+    Epoch 1 of ``epochs`` trains the head only; epoch ``e`` the last
+    ``ceil(S * (e - 1) / (epochs - 1))`` of the ``S`` stages; the last epoch all of them.
+    A single-epoch run trains everything.
+
+    Returns:
+        The number of trainable parameter values for this epoch.
+
+    Raises:
+        ValueError: ``epoch`` is outside 1..``epochs``.
+
+    Example:
+        >>> [unfreeze_for_epoch(model, e, 3) for e in (1, 2, 3)]  # head, half, all
+
+    Shown in lesson 02, *Fine-tuning strategies*.
+    """
+    if not 1 <= epoch <= epochs:
+        raise ValueError(f"unfreeze_for_epoch: epoch must be in 1..{epochs}, got {epoch}.")
+    if epochs == 1:
+        return unfreeze_backbone(model)
+    stages = len(backbone_stages(model))
+    freeze_backbone(model)
+    return unfreeze_backbone(model, last_stages=math.ceil(stages * (epoch - 1) / (epochs - 1)))
+
+
 def set_batchnorm_eval(model: nn.Module, frozen_only: bool = True) -> int:
     """Put BatchNorm layers in eval mode, so their running mean and variance stop moving.
 
@@ -173,18 +204,25 @@ def set_batchnorm_eval(model: nn.Module, frozen_only: bool = True) -> int:
 
 
 def param_groups(model: nn.Module, lr: float, *, head_lr_mult: float = 10.0,
-                 weight_decay: float = 0.05, no_decay_bias_norm: bool = True) -> list:
-    """Optimiser parameter groups: the head learns ``head_lr_mult`` times faster than the backbone.
+                 weight_decay: float = 0.05, layer_decay: Optional[float] = None,
+                 no_decay_bias_norm: bool = True) -> list:
+    """Optimiser parameter groups: the head learns faster than the backbone, early stages slower.
 
-    Only trainable parameters are included. With ``no_decay_bias_norm``, biases and norm
-    weights (every 0-D or 1-D tensor) get no weight decay: shrinking them towards zero
-    does not regularise, it only shifts activations.
+    With ``layer_decay`` (discriminative learning rates, ULMFiT's and BEiT's recipe), stage
+    ``i`` of ``S`` backbone stages (``backbone_stages``, input side first) learns at
+    ``lr * layer_decay ** (S - 1 - i)``: the last stage at ``lr``, each earlier one slower,
+    because early layers hold generic features that need little change.
+    With ``no_decay_bias_norm``, biases and norm weights (every 0-D or 1-D tensor) get no
+    weight decay: shrinking them towards zero does not regularise, it only shifts activations.
+    Only trainable parameters are included (``fit(gradual_unfreeze=True)`` makes every
+    parameter trainable before it builds the groups, then freezes stages epoch by epoch).
 
     Args:
         model: the model.
-        lr: the backbone's learning rate.
+        lr: the backbone's (last stage's) learning rate.
         head_lr_mult: the head's learning rate is ``lr * head_lr_mult``.
         weight_decay: decoupled weight decay for matrices and conv kernels.
+        layer_decay: factor in (0, 1] between consecutive stages' rates; None: one rate.
         no_decay_bias_norm: exempt biases and norm weights from weight decay.
 
     Returns:
@@ -192,13 +230,21 @@ def param_groups(model: nn.Module, lr: float, *, head_lr_mult: float = 10.0,
         (empty groups left out), ready for ``torch.optim.AdamW``.
 
     Raises:
-        ValueError: no parameter is trainable.
+        ValueError: no parameter is trainable, or ``layer_decay`` is outside (0, 1].
 
     Example:
         >>> optimizer = torch.optim.AdamW(param_groups(model, 1e-4))  # head at 1e-3
+        >>> param_groups(model, 1e-4, layer_decay=0.5)[0]["lr_mult"]  # stem: 0.5 ** (S - 1)
 
     Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
+    if layer_decay is not None and not 0 < layer_decay <= 1:
+        raise ValueError(f"param_groups: layer_decay must be in (0, 1] or None, got {layer_decay}.")
+    mult_of = {id(p): head_lr_mult for p in head_parameters(model)}
+    stages = backbone_stages(model) if layer_decay is not None else [backbone_parameters(model)]
+    for i, stage in enumerate(stages):
+        for p in stage:
+            mult_of[id(p)] = layer_decay ** (len(stages) - 1 - i) if layer_decay is not None else 1.0
     head = {id(p) for p in head_parameters(model)}
     groups = {}
     for p in model.parameters():
@@ -206,14 +252,16 @@ def param_groups(model: nn.Module, lr: float, *, head_lr_mult: float = 10.0,
             continue
         part = "head" if id(p) in head else "backbone"
         decays = not (no_decay_bias_norm and p.ndim <= 1)
-        key = f"{part}" + ("" if decays else "_no_decay")
+        mult = mult_of.get(id(p), 1.0)
+        key = (part, mult, decays)
         if key not in groups:
-            mult = head_lr_mult if part == "head" else 1.0
-            groups[key] = {"params": [], "lr": lr * mult, "lr_mult": mult, "name": key,
+            suffix = "" if part == "head" or layer_decay is None else f"_x{mult:.3g}"
+            groups[key] = {"params": [], "lr": lr * mult, "lr_mult": mult,
+                           "name": part + suffix + ("" if decays else "_no_decay"),
                            "weight_decay": weight_decay if decays else 0.0}
         groups[key]["params"].append(p)
     if not groups:
         raise ValueError("param_groups: no parameter is trainable; call unfreeze_backbone(model) or "
                          "check that the head was not frozen.")
-    order = ["backbone", "backbone_no_decay", "head", "head_no_decay"]
-    return [groups[k] for k in order if k in groups]
+    # backbone groups first, slowest first; then the head (fit reads the first group's base rate)
+    return sorted(groups.values(), key=lambda g: (g["name"].startswith("head"), g["lr_mult"], g["name"]))

@@ -30,6 +30,8 @@ class Profile:
     batch_size: int = 32  # images per optimiser step
     epochs: int = 3  # passes over the training images per fine-tuning run
     num_workers: int = 0  # DataLoader worker processes; decoded images are cached, so 0 is fast
+    data_fractions: tuple = (0.1, 0.25, 0.5, 1.0)  # shares of the training images in lesson 02's data-efficiency runs
+    lr_find_steps: int = 20  # optimiser steps of lesson 02's learning-rate range test
     # --- detection (lesson 03) ---
     det_min_size: int = 320  # shorter image side fed to the detector, pixels
     det_train_images: Optional[int] = None  # cap on detection training images (None = all)
@@ -39,8 +41,9 @@ class Profile:
     bench_repeats: int = 10  # timed repetitions per latency measurement (after warm-up)
 
     def as_dict(self) -> dict:
-        """The profile as a plain dict, for checkpoints and reports."""
-        return dataclasses.asdict(self)
+        """The profile as a plain dict (tuples as lists, as JSON has them), for checkpoints and reports."""
+        return {key: list(value) if isinstance(value, tuple) else value
+                for key, value in dataclasses.asdict(self).items()}
 
 
 PROFILES: dict[str, Profile] = {
@@ -48,12 +51,14 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", image_size=64, train_images=16, val_images=16, batch_size=8, epochs=1,
         det_min_size=128, det_train_images=4, det_test_images=4, det_epochs=1, bench_repeats=2,
+        lr_find_steps=5,
     ),
     # A laptop's CPU: real data and real results in minutes.
-    "cpu": Profile(name="cpu", image_size=224, epochs=3, det_min_size=320, det_epochs=6),
+    "cpu": Profile(name="cpu", image_size=224, epochs=2, data_fractions=(0.1, 0.25, 1.0), lr_find_steps=8,
+                   det_min_size=320, det_epochs=6),
     # The full lesson on one GPU.
     "gpu": Profile(
-        name="gpu", image_size=224, batch_size=64, epochs=10, num_workers=4,
+        name="gpu", image_size=224, batch_size=64, epochs=10, num_workers=4, lr_find_steps=60,
         det_min_size=512, det_test_images=50, det_epochs=15, bench_repeats=50,
     ),
 }

@@ -1,15 +1,14 @@
-"""Fine-tuning a classifier: the epoch loop, evaluation, learning-rate schedules and ``fit``.
+"""Fine-tuning a classifier: the epoch loop, evaluation and ``fit``.
 
 ``train_one_epoch`` and ``evaluate`` are the two plain functions a lesson writes by hand
-first; schedules are a small tool around them, and ``fit`` is the one-call recipe built
-only from what is in this file and the parameter tools in ``params.py``.
+first; ``fit`` is the one-call recipe built only from them, the schedules in
+``schedules.py`` and the parameter tools in ``params.py``.
 """
 
 from __future__ import annotations
 
 import math
 import time
-from functools import partial
 from pathlib import Path
 from typing import Optional
 
@@ -20,12 +19,12 @@ from tqdm.auto import tqdm
 from .checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from .errors import NonFiniteLoss, TransferLessonsError, UnknownName
 from .metrics import History, MetricLogger, accuracy, format_epoch
-from .params import BN_MODES, count_parameters, param_groups, set_batchnorm_eval
+from .params import (BN_MODES, count_parameters, param_groups, set_batchnorm_eval, unfreeze_backbone,
+                     unfreeze_for_epoch)
 from .runtime import pick_device, seed_everything
+from .schedules import make_scheduler
 
-__all__ = ["SCHEDULES", "train_one_epoch", "evaluate", "make_scheduler", "preview_schedule", "fit"]
-
-SCHEDULES = ("onecycle", "cosine", "constant")
+__all__ = ["train_one_epoch", "evaluate", "fit"]
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
 
 
@@ -63,8 +62,9 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
         amp_dtype: ``torch.bfloat16`` / ``torch.float16`` to run the forward pass under autocast.
         grad_clip: clip the gradients' total L2 norm to this value, or None.
         channels_last: move images in channels-last layout (convert the model yourself).
-        bn_mode: ``"frozen"`` keeps every BatchNorm layer in eval mode, so its running
-            statistics stay fixed; ``"train"`` lets them update.
+        bn_mode: ``"train"`` lets every BatchNorm layer normalise with batch statistics and
+            update its running ones; ``"frozen_layers"`` keeps the BatchNorm layers whose
+            parameters are frozen in eval mode (fixed statistics); ``"frozen"`` keeps all of them so.
         epoch: only used in the progress bar and error messages.
         progress: show a tqdm progress bar.
 
@@ -73,7 +73,7 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
 
     Raises:
         NonFiniteLoss: the loss became NaN or inf (checked before the backward pass).
-        UnknownName: ``bn_mode`` is not ``"train"`` or ``"frozen"``.
+        UnknownName: ``bn_mode`` is not one of ``params.BN_MODES``.
 
     Example:
         >>> stats = train_one_epoch(model, train_loader, optimizer, nn.CrossEntropyLoss(), "cpu")
@@ -85,8 +85,8 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
         raise UnknownName("bn_mode", bn_mode, BN_MODES, "train_one_epoch's docstring")
     device = torch.device(device)
     model.train()
-    if bn_mode == "frozen":
-        set_batchnorm_eval(model, frozen_only=False)
+    if bn_mode != "train":
+        set_batchnorm_eval(model, frozen_only=bn_mode == "frozen_layers")
     log = MetricLogger()
     _sync(device)
     start = time.perf_counter()
@@ -177,75 +177,6 @@ def evaluate(model, loader, loss_fn, device, *, amp_dtype=None, channels_last=Fa
     return result
 
 
-# --- learning-rate schedules ----------------------------------------------------------------
-
-
-def _warmup_then(step: int, *, warmup_steps: int, total_steps: int, cosine: bool) -> float:
-    """The factor on the base learning rate at ``step``: linear warmup, then cosine or flat."""
-    if step < warmup_steps:
-        return (step + 1) / warmup_steps  # reaches the full rate on the last warmup step
-    if not cosine:
-        return 1.0
-    progress = min(1.0, (step - warmup_steps) / max(1, total_steps - warmup_steps))
-    return 0.5 * (1.0 + math.cos(math.pi * progress))
-
-
-def make_scheduler(optimizer, kind: str, *, total_steps: int, warmup_steps: int = 0):
-    """A learning-rate scheduler to step once per batch, for ``total_steps`` batches.
-
-    Args:
-        optimizer: its groups' current ``lr`` are the peak rates.
-        kind: ``"cosine"``: linear warmup over ``warmup_steps``, then cosine decay to 0;
-            ``"onecycle"``: ``OneCycleLR`` with torch's defaults (starts at lr/25, rises
-            over ``warmup_steps`` or, when 0, the first 30% of steps, then cosine decay to
-            lr/25/1e4, cycling AdamW's beta1 between 0.95 and 0.85);
-            ``"constant"``: linear warmup, then flat.
-        total_steps: epochs × batches per epoch.
-        warmup_steps: steps of linear warmup (0: none).
-
-    Returns:
-        A ``torch.optim.lr_scheduler`` object.
-
-    Raises:
-        UnknownName: ``kind`` is not one of ``SCHEDULES``.
-        ValueError: ``total_steps`` < 1, or ``warmup_steps`` outside [0, total_steps).
-
-    Example:
-        >>> scheduler = make_scheduler(optimizer, "cosine", total_steps=3 * len(loader), warmup_steps=10)
-
-    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
-    """
-    if kind not in SCHEDULES:
-        raise UnknownName("schedule", kind, SCHEDULES, "transfer_lessons.train.SCHEDULES")
-    if total_steps < 1 or not 0 <= warmup_steps < total_steps:
-        raise ValueError(f"make_scheduler: need total_steps >= 1 and 0 <= warmup_steps < total_steps, "
-                         f"got total_steps={total_steps}, warmup_steps={warmup_steps}.")
-    if kind == "onecycle":
-        max_lr = [group["lr"] for group in optimizer.param_groups]
-        pct_start = warmup_steps / total_steps if warmup_steps else 0.3
-        return torch.optim.lr_scheduler.OneCycleLR(optimizer, max_lr, total_steps=total_steps, pct_start=pct_start)
-    factor = partial(_warmup_then, warmup_steps=warmup_steps, total_steps=total_steps, cosine=kind == "cosine")
-    return torch.optim.lr_scheduler.LambdaLR(optimizer, factor)
-
-
-def preview_schedule(kind: str, *, total_steps: int, warmup_steps: int = 0, lr: float = 1e-3) -> list:
-    """The learning rate ``make_scheduler`` gives at each of ``total_steps`` steps, without training.
-
-    Example:
-        >>> fig = plot_lr_schedule(preview_schedule("onecycle", total_steps=100))
-
-    Shown in lesson 02, *Fine-tuning strategies*.
-    """
-    optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=lr)
-    scheduler = make_scheduler(optimizer, kind, total_steps=total_steps, warmup_steps=warmup_steps)
-    lrs = []
-    for _ in range(total_steps):
-        lrs.append(optimizer.param_groups[0]["lr"])
-        optimizer.step()  # no gradients, so nothing changes; it keeps the scheduler from warning
-        scheduler.step()
-    return lrs
-
-
 # --- the one-call recipe --------------------------------------------------------------------
 
 
@@ -293,7 +224,7 @@ def _epoch_row(epoch: int, train: dict, val: dict, optimizer, seconds: float) ->
 
 
 def fit(model, train_loader, val_loader, *, epochs, lr, device=None, head_lr_mult=10.0,
-        weight_decay=0.05, schedule="onecycle", warmup_epochs=0, label_smoothing=0.0, amp=None,
+        weight_decay=0.05, layer_decay=None, gradual_unfreeze=False, schedule="onecycle", warmup_epochs=0, label_smoothing=0.0, amp=None,
         channels_last=False, compile=False, grad_clip=None, bn_mode="train", checkpoint_path=None,
         resume=False, profile=None, seed=0, progress=True) -> History:
     """Fine-tune ``model``: ``train_one_epoch`` then ``evaluate``, once per epoch, with a checkpoint each.
@@ -303,12 +234,13 @@ def fit(model, train_loader, val_loader, *, epochs, lr, device=None, head_lr_mul
         - moves the model to ``device`` (None: cuda, then mps, then cpu);
         - optimiser ``AdamW`` (betas 0.9/0.999, eps 1e-8) over ``param_groups``: only
           trainable parameters, head at ``lr × 10``, weight decay 0.05 except on biases
-          and norm weights (0);
+          and norm weights (0), one rate for the whole backbone (``layer_decay=None``);
         - ``schedule="onecycle"``, stepped every batch: starts at lr/25, peaks after
           ``warmup_epochs`` (0: after 30% of all steps), ends at lr/25/1e4, and cycles
           AdamW's beta1 between 0.95 and 0.85;
         - loss ``CrossEntropyLoss(label_smoothing=0.0)``; no gradient clipping; full precision;
         - ``bn_mode="train"``: BatchNorm running statistics update, even in frozen layers;
+        - ``gradual_unfreeze=False``: which parameters train is left as you set it;
         - with ``checkpoint_path``, the file is overwritten atomically after every epoch
           (model, optimizer, scheduler, scaler, epoch, history, profile, RNG states);
         - prints its plan and one line per epoch; a tqdm bar per epoch (``progress=False``: silent).
@@ -318,14 +250,18 @@ def fit(model, train_loader, val_loader, *, epochs, lr, device=None, head_lr_mul
         train_loader, val_loader: yield (images, targets); ``val_loader`` may be None.
         epochs, lr: epochs to train; the backbone's peak learning rate.
         device: where to train; None picks one.
-        head_lr_mult, weight_decay: see ``param_groups``.
+        head_lr_mult, weight_decay, layer_decay: see ``param_groups``.
+        gradual_unfreeze: ULMFiT's schedule: epoch 1 trains the head only, and each later
+            epoch unfreezes more backbone stages, from the head down, until the last epoch
+            trains them all (``unfreeze_for_epoch``); frozen stages keep their learning
+            rates in the optimiser and simply get no gradient.
         schedule, warmup_epochs: see ``make_scheduler`` (``"onecycle"``, ``"cosine"``, ``"constant"``).
         label_smoothing: passed to ``CrossEntropyLoss``.
         amp: ``"bf16"`` (CPU or GPU), ``"fp16"`` (CUDA, with a GradScaler) or None.
         channels_last: convert the model and inputs to channels-last (faster convs on GPU).
         compile: wrap the model with ``torch.compile`` (the checkpoint stores the plain model).
         grad_clip: clip gradient norm to this value, or None.
-        bn_mode: ``"train"`` or ``"frozen"`` (every BatchNorm layer in eval mode).
+        bn_mode: ``"train"``, ``"frozen_layers"`` or ``"frozen"`` (see ``train_one_epoch``).
         checkpoint_path: file to save after every epoch, or None.
         resume: continue from ``checkpoint_path`` at the epoch after the saved one; the
             result equals an uninterrupted run. A missing file starts from epoch 1.
@@ -356,7 +292,10 @@ def fit(model, train_loader, val_loader, *, epochs, lr, device=None, head_lr_mul
     model.to(device)
     if channels_last:
         model.to(memory_format=torch.channels_last)
-    optimizer = torch.optim.AdamW(param_groups(model, lr, head_lr_mult=head_lr_mult, weight_decay=weight_decay))
+    if gradual_unfreeze:
+        unfreeze_backbone(model)  # every stage gets its optimiser group now; epochs freeze them below
+    optimizer = torch.optim.AdamW(param_groups(model, lr, head_lr_mult=head_lr_mult, weight_decay=weight_decay,
+                                               layer_decay=layer_decay))
     steps = len(train_loader)
     scheduler = make_scheduler(optimizer, schedule, total_steps=epochs * steps, warmup_steps=warmup_epochs * steps)
     loss_fn = nn.CrossEntropyLoss(label_smoothing=label_smoothing)
@@ -364,10 +303,12 @@ def fit(model, train_loader, val_loader, *, epochs, lr, device=None, head_lr_mul
     runner = torch.compile(model) if compile else model  # shares its parameters with model
     if progress:
         print(f"fit: epochs {first_epoch}..{epochs} × {steps} steps on {device}; AdamW lr {lr:g} (head "
-              f"{lr * head_lr_mult:g}), {schedule} schedule, warmup {warmup_epochs * steps} steps, amp {amp}, "
+              f"{lr * head_lr_mult:g}, layer decay {layer_decay}, gradual unfreeze {gradual_unfreeze}), {schedule} schedule, warmup {warmup_epochs * steps} steps, amp {amp}, "
               f"bn_mode {bn_mode}, {count_parameters(model, trainable_only=True):,} trainable parameters")
     for epoch in range(first_epoch, epochs + 1):
         start = time.perf_counter()
+        if gradual_unfreeze:
+            unfreeze_for_epoch(model, epoch, epochs)
         train = train_one_epoch(runner, train_loader, optimizer, loss_fn, device, scheduler=scheduler,
                                 scaler=scaler, amp_dtype=amp_dtype, grad_clip=grad_clip, channels_last=channels_last,
                                 bn_mode=bn_mode, epoch=epoch, progress=progress)

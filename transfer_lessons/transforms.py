@@ -13,7 +13,8 @@ import torch
 from torchvision.transforms import InterpolationMode
 from torchvision.transforms import v2
 
-__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CROP_PCT", "train_transforms", "eval_transforms", "denormalize"]
+__all__ = ["IMAGENET_MEAN", "IMAGENET_STD", "CROP_PCT", "train_transforms", "eval_transforms", "eval_size_for",
+           "denormalize"]
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -35,13 +36,17 @@ def _to_float(mean: Sequence[float], std: Sequence[float]) -> list:
 
 
 def train_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,
-                     std: Sequence[float] = IMAGENET_STD, interpolation: str = "bicubic") -> v2.Compose:
+                     std: Sequence[float] = IMAGENET_STD, interpolation: str = "bicubic",
+                     crop_scale: tuple[float, float] = (0.35, 1.0)) -> v2.Compose:
     """Training augmentation: random resized crop, horizontal flip, scale to [0, 1], normalise.
 
     Args:
         image_size: side of the square output, pixels.
         mean, std: per-channel normalisation, from the backbone's card.
         interpolation: "bilinear", "bicubic" or "nearest".
+        crop_scale: range of the crop's area as a fraction of the image. The default keeps at
+            least a third of each image, milder than ImageNet training's (0.08, 1.0), which was
+            made for hundreds of epochs; lesson 02 measures both (*Loss and augmentation*).
 
     Returns:
         A ``v2.Compose`` mapping a uint8 tensor or PIL image to a float32 [3, size, size] tensor.
@@ -56,7 +61,7 @@ def train_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEA
     Used in lessons 01, 02, 04 and 05 through ``load_classification``.
     """
     return v2.Compose([
-        v2.RandomResizedCrop(image_size, interpolation=_interpolation(interpolation), antialias=True),
+        v2.RandomResizedCrop(image_size, scale=crop_scale, interpolation=_interpolation(interpolation), antialias=True),
         v2.RandomHorizontalFlip(),
         *_to_float(mean, std),
     ])
@@ -90,6 +95,25 @@ def eval_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEAN
         v2.CenterCrop(image_size),
         *_to_float(mean, std),
     ])
+
+
+def eval_size_for(train_size: int) -> int:
+    """The evaluation side for a model fine-tuned with random resized crops of ``train_size``.
+
+    A random resized crop keeps part of the image and enlarges it to ``train_size``, so in
+    training objects look bigger than in a centre-cropped test image of the same size.
+    Testing at a larger size restores their apparent size ("FixRes": Touvron et al., *Fixing
+    the train-test resolution discrepancy*, NeurIPS 2019). The rule here, about 1.15 times the
+    training side rounded to a multiple of 32, follows the test sizes timm publishes for its
+    models; lesson 02 measures the effect at several sizes.
+
+    Example:
+        >>> eval_size_for(224)
+        256
+
+    Shown in lesson 02, *Evaluating the fine-tuned model*.
+    """
+    return max(32, round(train_size * 1.15 / 32) * 32)
 
 
 def denormalize(tensor: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
