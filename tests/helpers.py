@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import timm
+from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
 
@@ -51,3 +52,13 @@ def tiny_net() -> nn.Module:
 def lite0() -> nn.Module:
     """timm's efficientnet_lite0, randomly initialised, with a 2-class head."""
     return timm.create_model("efficientnet_lite0", pretrained=False, num_classes=2)
+
+
+def assert_labelled(fig, n_axes: int):
+    """The figure has ``n_axes`` axes, each titled, and each visible one with a y label."""
+    assert isinstance(fig, Figure), f"expected a Figure, got {type(fig).__name__}"
+    assert len(fig.axes) == n_axes, f"{len(fig.axes)} axes, expected {n_axes}"
+    for ax in fig.axes:
+        assert ax.get_title() or fig.get_suptitle(), "an axes has no title"
+        if ax.axison:
+            assert ax.get_ylabel(), f"axes {ax.get_title()!r} has no y label"

@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import pytest
-import torch
 from torch import nn
 
 import transfer_lessons as tl
-from transfer_lessons import benchmark
 from transfer_lessons.benchmark import best_under_budget, count_flops, measure_latency, pareto_front, peak_memory_mb
 
 from helpers import tiny_net

@@ -4,7 +4,6 @@ import json
 import os
 import subprocess
 import sys
-from pathlib import Path
 
 import pytest
 
@@ -67,3 +66,41 @@ def test_predict_errors_are_one_line(tmp_path):
     assert len(result.stderr.strip().splitlines()) == 1
     unknown = cli("predict", "chelsea", "--backbone", "resnet5")
     assert unknown.returncode == 2 and "Did you mean 'resnet50'" in unknown.stderr
+
+
+def _saved_tiny_model(tmp_path):
+    import torch
+
+    from transfer_lessons.backbones import create_backbone
+    from transfer_lessons.model_file import save_model
+
+    torch.manual_seed(0)
+    model = create_backbone("efficientnet_lite0", pretrained=False, num_classes=2)
+    return save_model(tmp_path / "model.pt", model, backbone="efficientnet_lite0", classes=["ants", "bees"],
+                      image_size=64)
+
+
+@pytest.mark.timeout(120)
+def test_predict_with_model_file_prints_its_classes(tmp_path, capsys):
+    from helpers import write_image
+    from transfer_lessons.cli import main
+
+    model_path = _saved_tiny_model(tmp_path)
+    photo = write_image(tmp_path / "photo.png", size=(80, 60))
+    assert main(["predict", str(photo), "--model", str(model_path)]) == 0
+    rows = [line.split("\t") for line in capsys.readouterr().out.strip().splitlines()]
+    assert sorted(name for name, _ in rows) == ["ants", "bees"], f"printed {rows}"
+    probs = [float(p) for _, p in rows]
+    assert probs == sorted(probs, reverse=True) and sum(probs) == pytest.approx(1.0, abs=2e-4), f"probabilities {probs}"
+    assert main(["predict", str(photo), "--model", str(model_path), "-k", "1"]) == 0
+    assert len(capsys.readouterr().out.strip().splitlines()) == 1
+
+
+def test_predict_with_missing_model_file_is_one_line(tmp_path, capsys):
+    from helpers import write_image
+    from transfer_lessons.cli import main
+
+    photo = write_image(tmp_path / "photo.png")
+    assert main(["predict", str(photo), "--model", str(tmp_path / "nope.pt")]) == 2
+    err = capsys.readouterr().err
+    assert "nope.pt" in err and "save_model" in err and len(err.strip().splitlines()) == 1, err

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import pytest
 import torch
-from matplotlib.figure import Figure
-from PIL import Image
 
+from helpers import assert_labelled
 from transfer_lessons import plots
-from transfer_lessons.plots import bar_chart, plot_history, plot_lr_schedule, show_images
+from transfer_lessons.plots import bar_chart, plot_history, plot_lr_schedule
 
 ROWS = [{"epoch": e, "train_loss": 1 / e, "train_acc": 0.5 + e / 10, "val_loss": 1.2 / e,
          "val_acc": 0.4 + e / 10} for e in (1, 2, 3)]
@@ -18,15 +17,6 @@ def test_all_lists_public_names():
     public = {name for name, obj in vars(plots).items()
               if not name.startswith("_") and getattr(obj, "__module__", None) == plots.__name__}
     assert sorted(plots.__all__) == sorted(public), f"__all__ {sorted(plots.__all__)} != public {sorted(public)}"
-
-
-def assert_labelled(fig, n_axes: int):
-    assert isinstance(fig, Figure), f"expected a Figure, got {type(fig).__name__}"
-    assert len(fig.axes) == n_axes, f"{len(fig.axes)} axes, expected {n_axes}"
-    for ax in fig.axes:
-        assert ax.get_title() or fig.get_suptitle(), "an axes has no title"
-        if ax.axison:
-            assert ax.get_ylabel(), f"axes {ax.get_title()!r} has no y label"
 
 
 def test_plot_history_draws_loss_and_accuracy_with_units():
@@ -50,29 +40,6 @@ def test_plot_lr_schedule_one_or_several_curves():
     assert_labelled(fig, 1)
     assert fig.axes[0].get_xlabel() == "optimiser step" and "learning rate" in fig.axes[0].get_ylabel()
     assert len(plot_lr_schedule({"backbone": [1, 2], "head": [10, 20]}).axes[0].lines) == 2
-
-
-def test_show_images_accepts_uint8_float_and_pil_and_denormalises():
-    uint8 = torch.randint(0, 256, (5, 3, 8, 8), dtype=torch.uint8)
-    fig = show_images(uint8, titles=list("abcde"), ncols=3)
-    assert isinstance(fig, Figure) and len(fig.axes) == 6 and fig.get_suptitle() == "Images"
-    assert [ax.get_title() for ax in fig.axes[:5]] == list("abcde")
-
-    mean, std = [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]
-    normalised = (torch.full((1, 3, 4, 4), 0.75) - 0.5) / 0.25
-    drawn = show_images(normalised, mean=mean, std=std).axes[0].images[0].get_array()
-    assert float(drawn.max()) == pytest.approx(0.75), "normalised images were not denormalised"
-
-    pil = [Image.new("RGB", (8, 6), (255, 0, 0)), Image.new("L", (8, 6), 128)]
-    fig = show_images(pil, title="Photos")
-    assert fig.get_suptitle() == "Photos" and fig.axes[0].images[0].get_array().shape == (6, 8, 3)
-
-
-def test_show_images_rejects_mismatched_titles():
-    with pytest.raises(ValueError, match="1 titles for 2 images"):
-        show_images(torch.zeros(2, 3, 4, 4), titles=["one"])
-    with pytest.raises(ValueError, match="no images"):
-        show_images([])
 
 
 def test_bar_chart_labels_bars_and_axis():
@@ -124,23 +91,66 @@ def test_plot_feature_pca_one_panel_per_projection():
         plot_feature_pca({}, ["a"])
 
 
-def test_show_retrieval_colours_titles_by_class_match():
-    from transfer_lessons.plots import show_retrieval
+def test_plot_confusion_matrix_writes_counts_in_cells():
+    from transfer_lessons.plots import plot_confusion_matrix
 
-    images = [torch.randint(0, 256, (3, 8, 10), dtype=torch.uint8) for _ in range(3)]
-    fig = show_retrieval(images[:1], [images[1:]], [0], [[0, 1]], torch.tensor([[0.9, 0.5]]), ["ants", "bees"])
-    assert isinstance(fig, Figure) and len(fig.axes) == 3 and fig.get_suptitle()
-    titles = [ax.title for ax in fig.axes]
-    assert [t.get_text() for t in titles] == ["query: ants", "ants 0.90", "bees 0.50"]
-    assert titles[1].get_color() == "tab:green" and titles[2].get_color() == "tab:red"
-    with pytest.raises(ValueError, match="at least one query"):
-        show_retrieval([], [], [], [], [], ["a"])
+    fig = plot_confusion_matrix(torch.tensor([[5, 1], [0, 7]]), ["ants", "bees"])
+    assert_labelled(fig, 1)
+    ax = fig.axes[0]
+    assert ax.get_title() == "Confusion matrix (validation)", f"title {ax.get_title()!r}"
+    assert (ax.get_xlabel(), ax.get_ylabel()) == ("predicted class", "true class")
+    assert [t.get_text() for t in ax.texts] == ["5", "1", "0", "7"], "cells should read row by row"
+    assert [t.get_position() for t in ax.texts][1] == (1, 0), "row = true class, column = predicted"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["ants", "bees"]
+    assert fig._repr_png_().startswith(b"\x89PNG"), "the figure does not render"
+    with pytest.raises(ValueError, match=r"matrix \(2, 2\) for 3 classes"):
+        plot_confusion_matrix(torch.zeros(2, 2, dtype=torch.long), ["a", "b", "c"])
 
 
-def test_show_feature_map_overlays_the_map():
-    from transfer_lessons.plots import show_feature_map
+def test_plot_lr_find_log_x_smoothed_raw_and_suggestion():
+    from transfer_lessons.plots import plot_lr_find
 
-    fig = show_feature_map(torch.rand(3, 32, 48), torch.rand(4, 6))
+    lrs = [1e-5 * 10 ** (i / 4) for i in range(17)]
+    losses = [1.0 - 0.04 * i if i < 13 else 0.5 + 0.5 * (i - 12) for i in range(17)]
+    result = {"lrs": lrs, "losses": losses, "raw_losses": [v + 0.05 for v in losses],
+              "suggestion": lrs[6], "min_loss_lr": lrs[12] / 10, "stopped_early": True}
+    fig = plot_lr_find(result)
+    assert_labelled(fig, 1)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log", f"x axis is {ax.get_xscale()}, expected log"
+    assert "learning rate" in ax.get_xlabel(), f"x label {ax.get_xlabel()!r}"
+    smoothed, raw, marker = [[line for line in ax.lines if line.get_label().startswith(k)][0]
+                             for k in ("smoothed", "raw", "steepest")]
+    assert list(smoothed.get_ydata()) == losses and raw.get_alpha() < 0.5, "smoothed curve or faint raw curve missing"
+    where = (list(marker.get_xdata()), list(marker.get_ydata()))
+    assert where == ([lrs[6]], [losses[6]]), f"marker at {where}, expected the suggestion ({lrs[6]}, {losses[6]})"
+    assert len(plot_lr_find({**result, "suggestion": None}).axes[0].lines) == 2
+    with pytest.raises(ValueError, match="no points"):
+        plot_lr_find({"lrs": [], "losses": [], "raw_losses": [], "suggestion": None})
+
+
+def test_plot_histories_one_line_per_run_on_both_axes():
+    from transfer_lessons.plots import plot_histories
+
+    runs = {"a": [{"epoch": 1, "train_loss": 0.7, "val_acc": 0.6}, {"epoch": 2, "train_loss": 0.5, "val_acc": 0.8}],
+            "b": [{"epoch": 1, "train_loss": 0.6, "val_acc": 0.9}]}
+    fig = plot_histories(runs, title="runs")
     assert_labelled(fig, 2)
-    assert len(fig.axes[1].images) == 2 and fig.axes[1].get_title() == "feature map (4x6 cells)"
-    assert fig._repr_png_().startswith(b"\x89PNG"), "the figure does not display itself in Jupyter"
+    loss_ax, acc_ax = fig.axes
+    assert len(loss_ax.lines) == len(acc_ax.lines) == 2
+    assert list(acc_ax.lines[0].get_ydata()) == pytest.approx([60.0, 80.0]), "accuracy should be in percent"
+    with pytest.raises(ValueError, match="'b' has no epochs"):
+        plot_histories({"b": []})
+
+
+def test_plot_data_efficiency_log_x_in_percent_with_image_counts():
+    from transfer_lessons.plots import plot_data_efficiency
+
+    fig = plot_data_efficiency({"pretrained": {0.1: 0.9, 1.0: 0.95}, "scratch": {1.0: 0.6, 0.1: 0.5}}, 200)
+    assert_labelled(fig, 1)
+    ax = fig.axes[0]
+    assert ax.get_xscale() == "log" and len(ax.lines) == 2
+    assert list(ax.lines[1].get_xdata()) == [10.0, 100.0], "fractions should be sorted and in percent"
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["10%\n(20 img)", "100%\n(200 img)"]
+    with pytest.raises(ValueError, match="no curves"):
+        plot_data_efficiency({}, 10)

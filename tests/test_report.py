@@ -38,7 +38,8 @@ def test_run_lessons_writes_reports(tmp_path):
               "tl.record('profile_seen', PROFILE)\ntl.record('data_source', 'synthetic')\n"
               "tl.record('x.y', 2 * 21)"])
     _notebook(lessons / "01_broken.ipynb", ['PROFILE = "auto"', "1 / 0"])
-    _notebook(lessons / "02_after.ipynb", ['PROFILE = "auto"', "import transfer_lessons as tl\ntl.record('ran', True)"])
+    _notebook(lessons / "02_after.ipynb", ['PROFILE = "auto"', "import transfer_lessons as tl\ntl.record('ran', True)\n"
+              "tl.record('run', {'data_source': 'mirror'})"])
     out = tmp_path / "reports"
     summary = report.run_lessons("smoke", notebook_dir=lessons, out_dir=out)
     entries = summary["lessons"]
@@ -46,6 +47,7 @@ def test_run_lessons_writes_reports(tmp_path):
     assert entries["00_good"]["metrics"] == {"profile_seen": "smoke", "x.y": 42}
     assert entries["01_broken"]["status"] == "failed" and "ZeroDivisionError" in entries["01_broken"]["error"]
     assert entries["02_after"]["status"] == "ok", "one failing lesson must not stop the others"
+    assert entries["02_after"]["data_source"] == "mirror", "data_source is read from the 'run' record too"
     assert json.loads((out / "summary.json").read_text()) == summary
     assert summary["profile"] == "smoke" and "torch" in summary["versions"]
     assert summary["profile_settings"]["image_size"] == 64, "the resolved profile is part of the report"

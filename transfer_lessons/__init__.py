@@ -9,30 +9,39 @@ from .assets import AssetSource, DatasetCard, list_datasets, resolve_dataset
 from .backbones import BackboneCard, create_backbone, get_card, imagenet_labels, list_backbones
 from .benchmark import benchmark_backbone, describe_backbone, pareto_front
 from .cli import doctor_report
-from .datasets import load_classification
+from .datasets import fraction_subset, load_classification, make_loaders, with_transform
 from .detection_data import load_detection
 from .errors import (AssetError, BadImage, ChecksumMismatch, DataError, DatasetLayoutError,
                      NonFiniteLoss, OfflineAssetMissing, TransferLessonsError, UnknownName,
                      UnsafeArchive)
 from .exercises import (check_budget_pick, check_cat_classes, check_gflops, check_normalize,
-                        check_preprocessing, check_top1_label)
+                        check_preprocessing, check_recall, check_stem_lr, check_top1_label,
+                        check_trainable_count)
+from .finetune import FineTuneResult, fine_tune
+from .interpret import confident_mistakes, confusion_matrix, grad_cam, per_class_report
+from .lr_finder import lr_find
+from .model_file import LoadedModel, load_model, save_model
 from .features import backbone_features, fit_linear_probe, knn_accuracy, zero_shot_accuracy
 from .metrics import History
 from .photos import SAMPLE_PHOTOS, predict_topk, sample_photo
-from .plots import plot_feature_pca, plot_history, plot_tradeoff, show_feature_map, show_images, show_retrieval
+from .galleries import show_cam, show_feature_map, show_images, show_retrieval
+from .plots import (bar_chart, plot_confusion_matrix, plot_data_efficiency, plot_feature_pca, plot_histories, plot_history,
+                    plot_lr_find, plot_lr_schedule, plot_tradeoff)
 from .profiles import PROFILES, Profile, get_profile
-from .params import count_parameters, freeze_backbone, unfreeze_backbone
+from .params import count_parameters, freeze_backbone, param_groups, unfreeze_backbone
+from .schedules import make_scheduler, preview_schedule
+from .strategies import STRATEGIES, Strategy, apply_strategy, get_strategy, list_strategies
 from .report import read_records, record, run_lessons, say
 from .runtime import pick_device, seed_everything
 from .train import evaluate, fit, train_one_epoch
-from .widgets import backbone_explorer, photo_picker
+from .widgets import backbone_explorer, photo_picker, upload_predictor
 
 __version__ = "0.1.0"
 
 __all__ = [
     # assets and data
     "AssetSource", "DatasetCard", "list_datasets", "resolve_dataset",
-    "load_classification", "load_detection",
+    "load_classification", "load_detection", "make_loaders", "fraction_subset", "with_transform",
     # backbones
     "BackboneCard", "create_backbone", "get_card", "imagenet_labels", "list_backbones",
     "SAMPLE_PHOTOS", "predict_topk", "sample_photo",
@@ -41,15 +50,23 @@ __all__ = [
     "benchmark_backbone", "describe_backbone", "pareto_front",
     # training
     "History", "count_parameters", "evaluate", "fit", "freeze_backbone", "train_one_epoch",
-    "unfreeze_backbone",
+    "unfreeze_backbone", "param_groups", "make_scheduler", "preview_schedule", "lr_find",
+    "Strategy", "STRATEGIES", "apply_strategy", "get_strategy", "list_strategies",
+    "FineTuneResult", "fine_tune",
+    # evaluating, saving and using a fine-tuned model
+    "confusion_matrix", "per_class_report", "confident_mistakes", "grad_cam",
+    "LoadedModel", "load_model", "save_model",
     # profiles and runtime
     "PROFILES", "Profile", "get_profile", "pick_device", "seed_everything",
     # reports, plots, widgets, exercises
     "doctor_report", "read_records", "record", "run_lessons", "say",
     "plot_history", "show_images", "plot_tradeoff", "plot_feature_pca", "show_retrieval",
-    "show_feature_map", "photo_picker", "backbone_explorer",
+    "show_feature_map", "photo_picker", "backbone_explorer", "upload_predictor",
+    "bar_chart", "plot_histories", "plot_data_efficiency", "plot_lr_schedule", "plot_lr_find", "plot_confusion_matrix",
+    "show_cam",
     "check_cat_classes", "check_normalize", "check_top1_label",
-    "check_gflops", "check_budget_pick", "check_preprocessing",
+    "check_gflops", "check_budget_pick", "check_preprocessing", "check_trainable_count", "check_stem_lr",
+    "check_recall",
     # errors
     "TransferLessonsError", "AssetError", "ChecksumMismatch", "OfflineAssetMissing",
     "UnsafeArchive", "DataError", "BadImage", "DatasetLayoutError", "NonFiniteLoss",

@@ -1,9 +1,14 @@
-"""The command line: ``python -m transfer_lessons doctor | predict | run``.
+"""The command line: ``python -m transfer_lessons doctor | predict | finetune | run``.
 
 - ``doctor [--json]``: versions, device, and where each backbone's and dataset's files would
   come from right now (mirror, package, cache, download, synthetic) — nothing is fetched.
-- ``predict IMAGE [--backbone NAME] [-k K]``: ImageNet top-k, one ``label<TAB>probability``
-  line each, best first. IMAGE is a file, or a sample photo's name (``chelsea``).
+- ``predict IMAGE [--backbone NAME | --model FILE] [-k K]``: ImageNet top-k, one
+  ``label<TAB>probability`` line each, best first. IMAGE is a file, or a sample photo's name
+  (``chelsea``). With ``--model FILE``, a file written by ``save_model``, the fine-tuned
+  model's own classes instead (``class<TAB>probability``, at most K); ``--backbone`` is ignored.
+- ``finetune DATA [--backbone NAME] [--strategy S] [--profile P] [--epochs N] [--lr LR] --out FILE``:
+  fine-tune on a dataset name or an ImageFolder (``DATA/train/<class>/``, ``DATA/val/<class>/``)
+  and save a model file for ``predict --model`` (the notebook-free path of lesson 02).
 - ``run [--profile P] [--lessons 00 02 ...]``: execute lessons into ``reports/`` (``make course``).
 
 Errors of the package print one line naming the problem and the fix, and exit with status 2.
@@ -51,7 +56,7 @@ def _print_doctor(report: dict) -> None:
 
 def _predict(args) -> int:
     from .backbones import create_backbone
-    from .errors import DataError
+    from .errors import DataError, TransferLessonsError
     from .photos import SAMPLE_PHOTOS, predict_topk, sample_photo
 
     path = Path(args.image)
@@ -62,9 +67,27 @@ def _predict(args) -> int:
     else:
         raise DataError(f"Image {args.image!r} not found: give the path of an image file "
                         f"(or a sample photo: {', '.join(SAMPLE_PHOTOS)}).")
-    model = create_backbone(args.backbone, pretrained=True)
-    for label, prob in predict_topk(model, image, k=args.k):
+    if args.model is not None:
+        from .model_file import load_model
+
+        try:
+            loaded = load_model(args.model)
+        except FileNotFoundError as err:  # one line on stderr, like the package's own errors
+            raise TransferLessonsError(str(err)) from err
+        rows = loaded.predict(image, k=args.k)
+    else:
+        rows = predict_topk(create_backbone(args.backbone, pretrained=True), image, k=args.k)
+    for label, prob in rows:
         print(f"{label}\t{prob:.4f}")
+    return 0
+
+
+def _finetune(args) -> int:
+    from .finetune import fine_tune
+
+    result = fine_tune(args.data, backbone=args.backbone, strategy=args.strategy, profile=args.profile,
+                       epochs=args.epochs, lr=args.lr, output=args.out, seed=args.seed)
+    print(f"validation accuracy {result.val_acc:.4f}; model saved to {result.path}")
     return 0
 
 
@@ -83,10 +106,21 @@ def _parser() -> argparse.ArgumentParser:
     commands = parser.add_subparsers(dest="command", required=True)
     doctor = commands.add_parser("doctor", help="show versions, device and where each asset comes from")
     doctor.add_argument("--json", action="store_true", help="print one JSON object")
-    predict = commands.add_parser("predict", help="ImageNet top-5 of an image")
+    predict = commands.add_parser("predict", help="top-5 classes of an image (ImageNet, or a --model file's)")
     predict.add_argument("image", help="an image file, or a sample photo name such as chelsea")
     predict.add_argument("--backbone", default="efficientnet_lite0")
+    predict.add_argument("--model", metavar="FILE", help="a model file written by save_model (replaces --backbone)")
     predict.add_argument("-k", type=int, default=5, help="how many classes (default 5)")
+    finetune = commands.add_parser("finetune", help="fine-tune a backbone on an ImageFolder and save the model")
+    finetune.add_argument("data", help="a dataset name (hymenoptera) or a folder with train/<class>/ and val/<class>/")
+    finetune.add_argument("--out", required=True, metavar="FILE", help="where to save the model file")
+    finetune.add_argument("--backbone", default="efficientnet_lite0")
+    finetune.add_argument("--strategy", default="discriminative",
+                          help="scratch, linear_probe, partial, full or discriminative (default)")
+    finetune.add_argument("--profile", default="auto", help="smoke, cpu, gpu or auto (default)")
+    finetune.add_argument("--epochs", type=int, help="default: the profile's")
+    finetune.add_argument("--lr", type=float, help="default: the strategy's")
+    finetune.add_argument("--seed", type=int, default=0)
     run = commands.add_parser("run", help="execute the lessons and write reports/")
     run.add_argument("--profile", default="auto", help="smoke, cpu, gpu or auto (default)")
     run.add_argument("--lessons", nargs="*", help="lesson numbers or names (default: all)")
@@ -107,6 +141,8 @@ def main(argv=None) -> int:
             return 0
         if args.command == "predict":
             return _predict(args)
+        if args.command == "finetune":
+            return _finetune(args)
         return _run(args)
     except TransferLessonsError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -11,7 +11,7 @@ from __future__ import annotations
 from typing import Callable
 
 __all__ = ["check_top1_label", "check_cat_classes", "check_normalize", "check_gflops", "check_budget_pick",
-           "check_preprocessing", "CHECKS"]
+           "check_preprocessing", "check_trainable_count", "check_stem_lr", "check_recall", "CHECKS"]
 
 CHECKS: dict[str, Callable] = {}
 
@@ -155,3 +155,57 @@ def check_preprocessing(answer, backbone: str = "vit_small_patch16_224") -> Verd
         except Exception:  # noqa: BLE001 - a learner's bug is a "not yet", not a crash
             passed = False
     return _verdict("preprocessing", passed, hint, answer)
+
+
+def _is_number(answer) -> bool:
+    return isinstance(answer, (int, float)) and not isinstance(answer, bool)
+
+
+@_exercise
+def check_trainable_count(answer, backbone: str = "efficientnet_lite0", last_stages: int = 2,
+                          num_classes: int = 2) -> Verdict:
+    """Exercise: trainable parameter values of ``backbone`` with a new head and only its last ``last_stages`` stages unfrozen."""
+    from .backbones import create_backbone
+    from .params import count_parameters, freeze_backbone, unfreeze_backbone
+
+    hint = (f"freeze everything, then set requires_grad=True on the head and on the last {last_stages} "
+            "stages (backbone_stages(model)[-k:]); count p.numel() of the trainable parameters")
+    passed = False
+    if _is_number(answer):
+        model = create_backbone(backbone, pretrained=False, num_classes=num_classes)
+        freeze_backbone(model)
+        unfreeze_backbone(model, last_stages=last_stages)
+        passed = int(answer) == count_parameters(model, trainable_only=True)
+    return _verdict("trainable_count", passed, hint, answer)
+
+
+@_exercise
+def check_stem_lr(answer, lr: float = 3e-4, layer_decay: float = 0.5, backbone: str = "efficientnet_lite0") -> Verdict:
+    """Exercise: the learning rate of ``backbone``'s first stage (its stem) under discriminative rates."""
+    from .backbones import create_backbone
+    from .params import backbone_stages, param_groups
+
+    hint = ("with S stages, stage i learns at lr * layer_decay ** (S - 1 - i); the stem is stage 0 "
+            "(count the stages with len(backbone_stages(model)))")
+    passed = False
+    if _is_number(answer):
+        model = create_backbone(backbone, pretrained=False, num_classes=2)
+        stem = backbone_stages(model)[0][0]
+        expected = next(g["lr"] for g in param_groups(model, lr, layer_decay=layer_decay)
+                        if any(p is stem for p in g["params"]))
+        passed = abs(answer - expected) <= 1e-3 * expected
+    return _verdict("stem_lr", passed, hint, answer)
+
+
+@_exercise
+def check_recall(answer, matrix=None, classes=None, class_name: str = "bees") -> Verdict:
+    """Exercise: the recall of ``class_name``, read from a confusion matrix (rows: true class)."""
+    hint = (f"recall = correctly predicted {class_name} / all true {class_name}: the diagonal cell "
+            "of its row over the row's sum")
+    passed = False
+    if _is_number(answer) and matrix is not None and classes is not None and class_name in classes:
+        row = matrix[list(classes).index(class_name)]
+        total = float(sum(row))
+        expected = float(row[list(classes).index(class_name)]) / total if total else 0.0
+        passed = abs(answer - expected) <= 1e-6
+    return _verdict("recall", passed, hint, answer)

@@ -8,12 +8,11 @@ A returned ``Figure`` is displayed by Jupyter once, and works with any backend.
 
 from __future__ import annotations
 
-from typing import Mapping, Optional, Sequence
+from typing import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "plot_lr_schedule", "show_images", "bar_chart", "plot_tradeoff",
-           "plot_feature_pca", "show_retrieval", "show_feature_map"]
+__all__ = ["plot_history", "plot_histories", "plot_data_efficiency", "plot_lr_schedule", "bar_chart", "plot_tradeoff", "plot_feature_pca", "plot_confusion_matrix", "plot_lr_find"]
 
 
 class _LessonFigure(Figure):
@@ -69,6 +68,85 @@ def plot_history(history, title: str = "Training history") -> Figure:
     return fig
 
 
+def plot_histories(histories: Mapping[str, object], title: str = "Learning curves") -> Figure:
+    """Several runs' learning curves side by side: training loss and validation accuracy per epoch.
+
+    Args:
+        histories: run name → ``History`` (or list of per-epoch dicts).
+        title: the figure's title.
+
+    Returns:
+        A Figure with two axes: training loss (left), validation accuracy in percent (right).
+
+    Raises:
+        ValueError: no runs, or a run with no rows.
+
+    Example:
+        >>> fig = plot_histories({"full": full_history, "linear_probe": probe_history})
+
+    Shown in lesson 02, *Fine-tuning strategies*.
+    """
+    if not histories:
+        raise ValueError("plot_histories: no runs given.")
+    fig = _LessonFigure(figsize=(10, 4), layout="constrained")
+    loss_ax, acc_ax = fig.subplots(1, 2)
+    for name, history in histories.items():
+        rows = list(history)
+        if not rows:
+            raise ValueError(f"plot_histories: run {name!r} has no epochs.")
+        epochs = [row["epoch"] for row in rows]
+        loss_ax.plot(epochs, [row["train_loss"] for row in rows], "o-", label=name)
+        acc_ax.plot(epochs, [100 * (row.get("val_acc") or float("nan")) for row in rows], "s-", label=name)
+    loss_ax.set(title="Training loss", xlabel="epoch", ylabel="cross-entropy loss (nats per image)")
+    acc_ax.set(title="Validation accuracy", xlabel="epoch", ylabel="top-1 accuracy (%)")
+    for ax in (loss_ax, acc_ax):
+        ax.legend(fontsize="small")
+        ax.grid(alpha=0.3)
+        ax.xaxis.get_major_locator().set_params(integer=True)
+    fig.suptitle(title)
+    return fig
+
+
+def plot_data_efficiency(curves: Mapping[str, Mapping[float, float]], train_images: int,
+                         title: str = "Accuracy against training-set size") -> Figure:
+    """Validation accuracy against the fraction of training images used, one line per method.
+
+    Args:
+        curves: method name → {fraction in (0, 1]: validation accuracy in [0, 1]}.
+        train_images: the number of images at fraction 1, for the top axis.
+        title: the figure's title.
+
+    Returns:
+        A Figure with one axes: accuracy (%) against percent of the training set (log scale).
+
+    Raises:
+        ValueError: no curves.
+
+    Example:
+        >>> fig = plot_data_efficiency({"pretrained": {0.1: 0.9, 1.0: 0.95}, "scratch": {0.1: 0.5, 1.0: 0.6}}, 245)
+
+    Shown in lesson 02, *Data efficiency*.
+    """
+    if not curves:
+        raise ValueError("plot_data_efficiency: no curves given.")
+    fig = _LessonFigure(figsize=(6.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for name, points in curves.items():
+        fractions = sorted(points)
+        ax.plot([100 * f for f in fractions], [100 * points[f] for f in fractions], "o-", label=name)
+        for f in fractions:
+            ax.annotate(f"{100 * points[f]:.0f}", (100 * f, 100 * points[f]), textcoords="offset points",
+                        xytext=(0, 6), ha="center", fontsize="small")
+    ax.set_xscale("log")
+    ticks = sorted({f for points in curves.values() for f in points})
+    ax.set_xticks([100 * f for f in ticks], [f"{100 * f:.0f}%\n({round(f * train_images)} img)" for f in ticks])
+    ax.minorticks_off()
+    ax.set(title=title, xlabel="share of the training images (log scale)", ylabel="validation accuracy (%)")
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def plot_lr_schedule(lrs, title: str = "Learning-rate schedule") -> Figure:
     """The learning rate at every optimiser step.
 
@@ -94,71 +172,6 @@ def plot_lr_schedule(lrs, title: str = "Learning-rate schedule") -> Figure:
     if len(curves) > 1:
         ax.legend()
     ax.grid(alpha=0.3)
-    return fig
-
-
-def _to_hwc(image, mean, std):
-    """One image as an HWC float numpy array in [0, 1], denormalised if mean/std are given."""
-    import numpy as np
-    import torch
-
-    if not isinstance(image, torch.Tensor):  # PIL image or numpy array, HWC
-        array = np.asarray(image)
-        array = array.astype(np.float32) / 255.0 if array.dtype == np.uint8 else array.astype(np.float32)
-        image = torch.from_numpy(array)
-        image = image.permute(2, 0, 1) if image.ndim == 3 else image.unsqueeze(0)
-    image = image.detach().cpu()
-    if image.ndim == 2:
-        image = image.unsqueeze(0)
-    image = image.float() / 255.0 if image.dtype == torch.uint8 else image.float()
-    if mean is not None and std is not None:
-        # Undo Normalize: x = (pixel - mean) / std, so pixel = x * std + mean.
-        image = image * torch.as_tensor(std).view(-1, 1, 1) + torch.as_tensor(mean).view(-1, 1, 1)
-    image = image.clamp(0, 1).permute(1, 2, 0).numpy()
-    return image[..., 0] if image.shape[-1] == 1 else image
-
-
-def show_images(images, titles: Optional[Sequence[str]] = None, mean=None, std=None,
-                ncols: int = 4, title: str = "Images") -> Figure:
-    """A grid of images, with an optional title under each.
-
-    Args:
-        images: a ``(N, C, H, W)`` tensor, or a list of CHW tensors (uint8 0–255 or float),
-            PIL images or HWC numpy arrays.
-        titles: one caption per image (e.g. class names), or None.
-        mean, std: the per-channel values the images were normalised with; given both,
-            the images are denormalised before drawing.
-        ncols: images per row.
-        title: the figure's title.
-
-    Returns:
-        A Figure with one axes per image, axes hidden.
-
-    Raises:
-        ValueError: no images, or a different number of titles than images.
-
-    Example:
-        >>> images, labels = next(iter(loader))
-        >>> fig = show_images(images[:8], [classes[i] for i in labels[:8]], mean=card.mean, std=card.std)
-
-    Shown in lesson 00, *A first taste*; used wherever a lesson looks at images.
-    """
-    images = list(images)
-    if not images:
-        raise ValueError("show_images: no images given.")
-    if titles is not None and len(titles) != len(images):
-        raise ValueError(f"show_images: {len(titles)} titles for {len(images)} images.")
-    ncols = max(1, min(ncols, len(images)))
-    nrows = -(-len(images) // ncols)  # ceiling division
-    fig = _LessonFigure(figsize=(2.5 * ncols, 2.5 * nrows + 0.5), layout="constrained")
-    axes = fig.subplots(nrows, ncols, squeeze=False).ravel()
-    for index, ax in enumerate(axes):
-        ax.axis("off")
-        if index < len(images):
-            ax.imshow(_to_hwc(images[index], mean, std), cmap="gray")
-            if titles is not None:
-                ax.set_title(str(titles[index]), fontsize=9)
-    fig.suptitle(title)
     return fig
 
 
@@ -188,7 +201,11 @@ def bar_chart(values: Mapping[str, float], title: str, ylabel: str) -> Figure:
     bars = ax.bar([str(name) for name in values], [float(v) for v in values.values()])
     ax.bar_label(bars, fmt="%.3g")
     ax.set(title=title, xlabel="", ylabel=ylabel)
-    ax.tick_params(axis="x", labelrotation=30 if len(values) > 4 else 0)
+    long_labels = len(values) > 4 or max(len(str(name)) for name in values) > 12
+    ax.tick_params(axis="x", labelrotation=25 if long_labels else 0)
+    if long_labels:
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
     ax.grid(axis="y", alpha=0.3)
     return fig
 
@@ -272,80 +289,83 @@ def plot_feature_pca(projections: Mapping[str, tuple], classes: Sequence[str],
     return fig
 
 
-def show_retrieval(queries: Sequence, neighbours: Sequence[Sequence], query_labels: Sequence[int],
-                   neighbour_labels: Sequence[Sequence[int]], similarities, classes: Sequence[str],
-                   title: str = "Nearest neighbours by cosine similarity") -> Figure:
-    """A grid: each row a query image, then its nearest training images, titled green when same class.
+def plot_confusion_matrix(matrix, classes: Sequence[str],
+                          title: str = "Confusion matrix (validation)") -> Figure:
+    """A class-by-class grid of counts: row = true class, column = predicted class.
 
     Args:
-        queries: query images (uint8 CHW tensors, PIL images or HWC arrays).
-        neighbours: per query, its neighbour images, nearest first.
-        query_labels, neighbour_labels: class indices of queries and neighbours.
-        similarities: per query, the cosine similarity of each neighbour (``[M, k]``).
-        classes: class names, indexed by label.
+        matrix: ``[C, C]`` counts (from ``interpret.confusion_matrix``), rows = true class.
+        classes: the C class names, indexed by label.
         title: the figure's title.
 
     Returns:
-        A Figure with ``M x (k + 1)`` axes, axes hidden.
+        A Figure with one axes, each cell labelled with its count; right answers lie on the diagonal.
 
     Raises:
-        ValueError: no queries, or a query without neighbours.
+        ValueError: the matrix is not C x C for the C class names.
 
     Example:
-        >>> fig = show_retrieval(q_images, n_images, q_labels, n_labels, sims, data.classes)
+        >>> matrix = confusion_matrix(out["logits"], out["targets"])
+        >>> fig = plot_confusion_matrix(matrix, data.classes)
 
-    Shown in lesson 01, *Backbone selection*.
-    """
-    if not queries or not all(len(row) for row in neighbours):
-        raise ValueError("show_retrieval: need at least one query, each with at least one neighbour.")
-    k = max(len(row) for row in neighbours)
-    fig = _LessonFigure(figsize=(2.2 * (k + 1), 2.3 * len(queries) + 0.5), layout="constrained")
-    axes = fig.subplots(len(queries), k + 1, squeeze=False)
-    for r, query in enumerate(queries):
-        axes[r, 0].imshow(_to_hwc(query, None, None))
-        axes[r, 0].set_title(f"query: {classes[int(query_labels[r])]}", fontsize=9, fontweight="bold")
-        for c in range(k):
-            ax = axes[r, c + 1]
-            if c < len(neighbours[r]):
-                same = int(neighbour_labels[r][c]) == int(query_labels[r])
-                ax.imshow(_to_hwc(neighbours[r][c], None, None))
-                ax.set_title(f"{classes[int(neighbour_labels[r][c])]} {float(similarities[r][c]):.2f}",
-                             fontsize=9, color="tab:green" if same else "tab:red")
-        for ax in axes[r]:
-            ax.axis("off")
-    fig.suptitle(title)
-    return fig
-
-
-def show_feature_map(image, feature_map, title: str = "Where the backbone responds") -> Figure:
-    """An image beside its feature map (e.g. the channel-mean of the last stage), overlaid.
-
-    Args:
-        image: one image (uint8 CHW tensor, PIL image or HWC array).
-        feature_map: ``[h, w]`` activation strength, any scale.
-        title: the figure's title.
-
-    Returns:
-        A Figure with two axes, axes hidden.
-
-    Example:
-        >>> fig = show_feature_map(image, model.forward_features(x)[0].mean(0))
-
-    Shown in lesson 01, *Backbone selection*.
+    Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     import torch
 
-    picture = _to_hwc(image, None, None)
-    fmap = torch.as_tensor(feature_map, dtype=torch.float32).detach().cpu()
-    fig = _LessonFigure(figsize=(7, 3.6), layout="constrained")
-    left, right = fig.subplots(1, 2)
-    left.imshow(picture)
-    left.set_title("input", fontsize=9)
-    right.imshow(picture)
-    right.imshow(fmap.numpy(), cmap="inferno", alpha=0.6,
-                 extent=(0, picture.shape[1], picture.shape[0], 0), interpolation="bilinear")
-    right.set_title(f"feature map ({fmap.shape[0]}x{fmap.shape[1]} cells)", fontsize=9)
-    for ax in (left, right):
-        ax.axis("off")
-    fig.suptitle(title)
+    counts, n = torch.as_tensor(matrix).detach().cpu(), len(classes)
+    if tuple(counts.shape) != (n, n):
+        raise ValueError(f"plot_confusion_matrix: matrix {tuple(counts.shape)} for {n} classes; "
+                         f"expected ({n}, {n}).")
+    fig = _LessonFigure(figsize=(max(4, 0.7 * n + 2.5), max(3.5, 0.7 * n + 2)), layout="constrained")
+    ax = fig.subplots()
+    ax.imshow(counts.float().numpy(), cmap="Blues", vmin=0)
+    middle = float(counts.max()) / 2  # white text on dark cells, black on light ones
+    for row in range(n):
+        for col in range(n):
+            value = counts[row, col].item()
+            ax.text(col, row, f"{value:.2f}" if counts.is_floating_point() else str(value), ha="center",
+                    va="center", color="white" if value > middle else "black")
+    ax.set_xticks(range(n), labels=[str(c) for c in classes], rotation=30 if n > 4 else 0)
+    ax.set_yticks(range(n), labels=[str(c) for c in classes])
+    ax.set(title=title, xlabel="predicted class", ylabel="true class")
+    return fig
+
+
+def plot_lr_find(result: Mapping, title: str = "Learning-rate range test") -> Figure:
+    """The loss against the learning rate from ``lr_find``, with its suggested rate marked.
+
+    Args:
+        result: the dict ``lr_find`` returns (``lrs``, ``losses``, ``raw_losses``, ``suggestion``).
+        title: the figure's title.
+
+    Returns:
+        A Figure with one axes, learning rate on a log scale: the smoothed loss, the raw
+        loss faint behind it, and a marker at the suggestion (when there is one).
+
+    Raises:
+        ValueError: the result has no points (the very first loss was not finite).
+
+    Example:
+        >>> fig = plot_lr_find(lr_find(model, train_loader, nn.CrossEntropyLoss()))
+
+    Shown in lesson 02, *Finding a learning rate*.
+    """
+    lrs, losses, raw = list(result["lrs"]), list(result["losses"]), list(result["raw_losses"])
+    if not lrs:
+        raise ValueError("plot_lr_find: the result has no points; the first loss was not finite (try a lower start_lr).")
+    fig = _LessonFigure(figsize=(6, 4), layout="constrained")
+    ax = fig.subplots()
+    ax.plot(lrs, raw, color="tab:blue", alpha=0.25, label="raw loss")
+    ax.plot(lrs, losses, color="tab:blue", label="smoothed loss")
+    suggestion = result.get("suggestion")
+    if suggestion is not None:
+        nearest = min(range(len(lrs)), key=lambda i: abs(lrs[i] - suggestion))
+        ax.plot(suggestion, losses[nearest], "o", color="tab:red", label=f"steepest descent: {suggestion:.2g}")
+    # A diverging raw loss can be 1000x the rest; cut the axis at the smoothed curve's top.
+    low, high = min(raw + losses), max(losses)
+    ax.set_ylim(low - 0.1 * (high - low) - 1e-9, high + 0.1 * (high - low) + 1e-9)
+    ax.set_xscale("log")
+    ax.set(title=title, xlabel="learning rate (log scale)", ylabel="training loss (per batch)")
+    ax.legend()
+    ax.grid(alpha=0.3)
     return fig

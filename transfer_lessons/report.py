@@ -205,8 +205,9 @@ def run_lessons(profile: str = "auto", lessons: Optional[Iterable[str]] = None,
         status, error = _execute(notebook, target, profile, timeout)
         seconds = round(time.perf_counter() - start, 1)
         metrics = read_records(target) if target.exists() else {}
-        entry = {"status": status, "seconds": seconds,
-                 "data_source": metrics.pop("data_source", None), "metrics": metrics}
+        run = metrics.get("run") if isinstance(metrics.get("run"), dict) else {}
+        entry = {"status": status, "seconds": seconds,  # where the lesson's data came from, for the index
+                 "data_source": metrics.pop("data_source", None) or run.get("data_source"), "metrics": metrics}
         if error:
             entry["error"] = error
         if target.exists() and (problem := _to_html(target)):

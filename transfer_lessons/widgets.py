@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-__all__ = ["is_headless", "photo_picker", "backbone_explorer"]
+__all__ = ["is_headless", "photo_picker", "backbone_explorer", "upload_predictor"]
 
 
 def is_headless() -> bool:
@@ -128,7 +128,7 @@ def backbone_explorer(table, features, probes, data, n_images: int = 4):
     import ipywidgets as widgets
     from IPython.display import display
 
-    from .plots import show_feature_map, show_images
+    from .galleries import show_feature_map, show_images
 
     dropdown = widgets.Dropdown(options=names, description="backbone")
     output = widgets.Output()
@@ -149,5 +149,73 @@ def backbone_explorer(table, features, probes, data, n_images: int = 4):
     dropdown.observe(show, names="value")
     show()
     box = widgets.VBox([dropdown, output])
+    display(box)
+    return box
+
+
+def _prediction_text(loaded, image, name: str, k: int) -> str:
+    lines = [f"{name}:"]
+    lines += [f"  {prob:6.1%}  {label}" for label, prob in loaded.predict(image, k=k)]
+    return "\n".join(lines)
+
+
+def _uploaded_file(value):
+    """(name, bytes) of the first uploaded file; ipywidgets 8 gives a tuple of dicts, 7 a dict by name."""
+    entry = value[0] if isinstance(value, (tuple, list)) else next(iter(value.values()))
+    return entry.get("name", "upload"), bytes(entry["content"])
+
+
+def upload_predictor(loaded, fallback_image=None, k: int = 5):
+    """Upload a photo and see the fine-tuned model's top classes for it.
+
+    Args:
+        loaded: a ``LoadedModel`` from ``load_model``.
+        fallback_image: a PIL image to predict instead when headless (None: print a note).
+        k: how many classes to print.
+
+    Returns:
+        The widget (a FileUpload above an output area), or None when headless; then the top
+        classes of ``fallback_image`` are printed.
+
+    Raises:
+        Nothing of its own: an upload that cannot be decoded is reported in the output area.
+
+    Example:
+        >>> upload_predictor(load_model("runs/ants_bees.pt"), fallback_image=sample_photo("chelsea"))
+
+    Shown in lesson 02, *Saving, loading and predicting*.
+    """
+    if is_headless():
+        if fallback_image is None:
+            print("upload_predictor: no widgets here (headless), and no fallback_image to predict.")
+        else:
+            print(_prediction_text(loaded, fallback_image, "fallback image", k))
+        return None
+    import io
+
+    import ipywidgets as widgets
+    from IPython.display import display
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    from .errors import BadImage
+
+    upload = widgets.FileUpload(accept="image/*", multiple=False, description="photo")
+    output = widgets.Output()
+
+    def show(change=None):
+        if not upload.value:
+            return
+        name, content = _uploaded_file(upload.value)
+        output.clear_output(wait=True)
+        with output:
+            try:
+                # Phones store portraits sideways plus an EXIF flag; open_rgb does the same for files.
+                image = ImageOps.exif_transpose(Image.open(io.BytesIO(content))).convert("RGB")
+                print(_prediction_text(loaded, image, name, k))
+            except (UnidentifiedImageError, OSError, BadImage) as err:
+                print(f"Cannot read {name} as an image ({err}); upload a JPEG or PNG photo.")
+
+    upload.observe(show, names="value")
+    box = widgets.VBox([upload, output])
     display(box)
     return box
