@@ -54,7 +54,7 @@ PROFILES: dict[str, Profile] = {
         lr_find_steps=5,
     ),
     # A laptop's CPU: real data and real results in minutes.
-    "cpu": Profile(name="cpu", image_size=224, epochs=2, data_fractions=(0.1, 0.25, 1.0), lr_find_steps=8,
+    "cpu": Profile(name="cpu", image_size=224, epochs=2, data_fractions=(0.1, 0.25, 1.0), lr_find_steps=6,
                    det_min_size=320, det_epochs=6),
     # The full lesson on one GPU.
     "gpu": Profile(
