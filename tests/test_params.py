@@ -102,3 +102,21 @@ def test_set_batchnorm_eval_frozen_only_spares_trainable_layers():
     set_batchnorm_eval(model, frozen_only=True)
     modes = {name: m.training for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)}
     assert modes["bn2"] and not modes["bn1"], "conv_head's BN (trainable) should train, the stem's should not"
+
+
+def test_train_mode_puts_batchnorm_in_the_mode_asked_for():
+    from transfer_lessons.errors import UnknownName
+    from transfer_lessons.params import train_mode
+
+    model = lite0()
+    freeze_backbone(model)
+    unfreeze_backbone(model, last_stages=1)
+    modes = {}
+    for bn_mode in ("train", "frozen_layers", "frozen"):
+        train_mode(model.eval(), bn_mode)
+        bns = {name: m.training for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)}
+        modes[bn_mode] = (bns["bn1"], bns["bn2"], model.training)
+    assert modes == {"train": (True, True, True), "frozen_layers": (False, True, True),
+                     "frozen": (False, False, True)}, modes
+    with pytest.raises(UnknownName, match="bn_mode"):
+        train_mode(model, "freeze")

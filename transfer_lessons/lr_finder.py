@@ -15,7 +15,7 @@ import torch
 
 from .checkpoint import restore_rng_states, rng_states
 from .errors import UnknownName
-from .params import BN_MODES, set_batchnorm_eval
+from .params import BN_MODES, train_mode
 
 __all__ = ["lr_find"]
 
@@ -120,9 +120,7 @@ def lr_find(model, loader, loss_fn, device="cpu", *, start_lr=1e-7, end_lr=1.0, 
 
 def _sweep(model, batches, loss_fn, device, optimizer, schedule, smoothing, diverge_factor, bn_mode) -> dict:
     """The loop of ``lr_find``: set the rate, forward, loss, check, backward, step, record."""
-    model.train()
-    if bn_mode != "train":
-        set_batchnorm_eval(model, frozen_only=bn_mode == "frozen_layers")
+    train_mode(model, bn_mode)
     lrs, losses, raw, average, best, stopped = [], [], [], 0.0, math.inf, False
     for step, lr in enumerate(schedule):
         for group in optimizer.param_groups:

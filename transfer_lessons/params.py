@@ -12,9 +12,11 @@ from typing import Optional
 
 from torch import nn
 
+from .errors import UnknownName
+
 __all__ = [
     "BN_MODES", "head_parameters", "backbone_parameters", "backbone_stages", "count_parameters",
-    "freeze_backbone", "unfreeze_backbone", "unfreeze_for_epoch", "set_batchnorm_eval", "param_groups",
+    "freeze_backbone", "unfreeze_backbone", "unfreeze_for_epoch", "train_mode", "set_batchnorm_eval", "param_groups",
 ]
 
 # "train": every BatchNorm layer normalises with batch statistics and updates its running ones;
@@ -201,6 +203,30 @@ def set_batchnorm_eval(model: nn.Module, frozen_only: bool = True) -> int:
             module.eval()
             count += 1
     return count
+
+
+def train_mode(model: nn.Module, bn_mode: str = "train") -> nn.Module:
+    """``model.train()``, then BatchNorm layers in eval mode as ``bn_mode`` says; returns ``model``.
+
+    Args:
+        model: any model.
+        bn_mode: ``"train"`` (every BatchNorm layer updates its statistics), ``"frozen_layers"``
+            (those whose parameters are frozen keep theirs) or ``"frozen"`` (all keep theirs).
+
+    Raises:
+        UnknownName: ``bn_mode`` is not one of ``BN_MODES``.
+
+    Example:
+        >>> train_mode(model, "frozen_layers")  # before each epoch of a partial fine-tune
+
+    Used by ``train_one_epoch`` and ``lr_find``; shown in lesson 02, *BatchNorm when unfreezing*.
+    """
+    if bn_mode not in BN_MODES:
+        raise UnknownName("bn_mode", bn_mode, BN_MODES, "transfer_lessons.params.BN_MODES")
+    model.train()
+    if bn_mode != "train":
+        set_batchnorm_eval(model, frozen_only=bn_mode == "frozen_layers")
+    return model
 
 
 def param_groups(model: nn.Module, lr: float, *, head_lr_mult: float = 10.0,

@@ -19,7 +19,7 @@ from tqdm.auto import tqdm
 from .checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from .errors import NonFiniteLoss, TransferLessonsError, UnknownName
 from .metrics import History, MetricLogger, accuracy, format_epoch
-from .params import (BN_MODES, count_parameters, param_groups, set_batchnorm_eval, unfreeze_backbone,
+from .params import (BN_MODES, count_parameters, param_groups, train_mode, unfreeze_backbone,
                      unfreeze_for_epoch)
 from .runtime import pick_device, seed_everything
 from .schedules import make_scheduler
@@ -81,12 +81,8 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
 
     Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
-    if bn_mode not in BN_MODES:
-        raise UnknownName("bn_mode", bn_mode, BN_MODES, "train_one_epoch's docstring")
     device = torch.device(device)
-    model.train()
-    if bn_mode != "train":
-        set_batchnorm_eval(model, frozen_only=bn_mode == "frozen_layers")
+    train_mode(model, bn_mode)
     log = MetricLogger()
     _sync(device)
     start = time.perf_counter()
