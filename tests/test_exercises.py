@@ -60,3 +60,23 @@ def test_lesson01_checks_compute_their_own_answers(isolated_assets):
     assert not verdict and "(0.5, 0.5, 0.5)" in repr(verdict)
     assert not tl.check_preprocessing(lambda image: 1 / 0)
     assert tl.report.records()["exercise.preprocessing"] == "failed"
+
+
+def test_lesson05_checks_accept_right_answers_and_reject_near_misses():
+    def step(pixels, start, grad, eps, step_size):
+        return torch.maximum(torch.minimum(pixels + step_size * grad.sign(), start + eps), start - eps).clamp(0, 1)
+
+    assert tl.check_pgd_step(step)
+    assert not tl.check_pgd_step(lambda p, s, g, e, k: (p + k * g.sign()).clamp(0, 1))  # no projection
+    assert not tl.check_pgd_step(lambda p, s, g, e, k: 1 / 0)  # a bug is a "not yet"
+    logits, targets = torch.tensor([[2.0, 0.0], [0.0, 1.0], [1.0, 0.9], [3.0, 0.0]]), torch.tensor([0, 1, 1, 1])
+    from transfer_lessons.calibration import expected_calibration_error
+
+    ece = expected_calibration_error(logits, targets, n_bins=10)
+    assert tl.check_ece(ece, logits, targets) and not tl.check_ece(ece + 0.01, logits, targets)
+    clean, attacked = torch.arange(20.0), torch.arange(10.0, 30.0)
+    best = 18.0  # 5 % of 20 clean images = 1 may be flagged: only 19 is above 18
+    assert tl.check_detector_threshold(best, clean, attacked)
+    assert not tl.check_detector_threshold(17.0, clean, attacked), "flags 2 clean images: 10 %"
+    assert not tl.check_detector_threshold(25.0, clean, attacked), "allowed, but catches fewer"
+    assert tl.report.records()["exercise.detector_threshold"] == "failed"

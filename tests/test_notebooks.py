@@ -87,11 +87,31 @@ def _check_02_fine_tuning(m):
         assert m["data_efficiency.pretrained.25"] > m["data_efficiency.scratch.100"]
 
 
+def _check_05_robustness(m):
+    from transfer_lessons.robustness import CORRUPTIONS
+
+    keys = ["clean_acc", "detector_auc", "ece.before", "ece.after", "adv_trained.clean_acc", "adv_trained.pgd_acc",
+            *(f"fgsm_acc.{e}_255" for e in (1, 2, 4, 8)), *(f"pgd_acc.{e}_255" for e in (1, 2, 4)),
+            *(f"corruption_acc.{name}" for name in CORRUPTIONS)]
+    for key in keys:
+        assert 0 <= m[key] <= 1, f"{key} = {m.get(key)}"
+    assert m["unsafe_pickle_blocked"] is True, "torch.load(weights_only=True) should refuse the crafted pickle"
+    assert m["temperature"] > 0
+    run = m["run"]
+    if run["data_source"] != "mirror" or run["profile"] == "smoke":
+        return
+    # cpu and gpu: the issue's bounds on real hymenoptera
+    assert m["clean_acc"] - m["pgd_acc.4_255"] >= 0.3, (m["clean_acc"], m["pgd_acc.4_255"])
+    assert m["detector_auc"] >= 0.85, m["detector_auc"]
+    assert m["ece.after"] < m["ece.before"], (m["ece.before"], m["ece.after"])
+    assert m["adv_trained.pgd_acc"] > m["pgd_acc.4_255"], (m["adv_trained.pgd_acc"], m["pgd_acc.4_255"])
+
+
 # Every lesson must say how its recorded metrics are checked (see test_every_lesson_is_checked).
 CHECKS = {"00_tour": _check_00_tour, "01_backbone_selection": _check_01_backbone_selection,
-          "02_fine_tuning": _check_02_fine_tuning}
+          "02_fine_tuning": _check_02_fine_tuning, "05_robustness": _check_05_robustness}
 # Whole-lesson time budgets per profile (the issues' bounds), for reports of `make course`.
-BUDGET_SECONDS = {"cpu": {"02_fine_tuning": 360}}
+BUDGET_SECONDS = {"cpu": {"02_fine_tuning": 360, "05_robustness": 180}}
 
 
 def _offline_env(tmp: Path, mirror: bool = True) -> dict:

@@ -154,3 +154,21 @@ def test_plot_data_efficiency_log_x_in_percent_with_image_counts():
     assert [t.get_text() for t in ax.get_xticklabels()] == ["10%\n(20 img)", "100%\n(200 img)"]
     with pytest.raises(ValueError, match="no curves"):
         plot_data_efficiency({}, 10)
+
+
+def test_robustness_figures_are_labelled_and_reject_empty_input():
+    from transfer_lessons.calibration import reliability_bins
+    from transfer_lessons.plots import plot_attack_curves, plot_reliability, plot_roc
+
+    fig = plot_attack_curves({"a": {0: 0.9, 4 / 255: 0.1}, "b": {0: 0.8, 4 / 255: 0.5}})
+    assert_labelled(fig, 1)
+    assert list(fig.axes[0].lines[0].get_xdata()) == pytest.approx([0, 4]), "ε drawn in grey levels"
+    fig = plot_roc({"perfect": (torch.tensor([0.1, 0.2]), torch.tensor([0.8, 0.9]))})
+    assert_labelled(fig, 1)
+    assert "AUC 1.00" in fig.axes[0].get_legend().get_texts()[0].get_text()
+    logits = torch.tensor([[3.0, 0.0], [0.0, 2.0], [1.0, 0.5], [0.2, 0.1]])
+    fig = plot_reliability({"model": reliability_bins(logits, torch.tensor([0, 1, 1, 0]))})
+    assert_labelled(fig, 1)
+    for plot in (plot_attack_curves, plot_roc, plot_reliability):
+        with pytest.raises(ValueError, match="no"):
+            plot({})

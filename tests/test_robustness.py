@@ -234,3 +234,29 @@ def test_unsafe_pickle_demo_runs_code_only_when_asked(tmp_path):
     assert result["blocked"] and not result["marker_created_by_safe_load"], f"safe load not blocked: {result}"
     assert result["marker_created_by_unsafe_load"] is True, f"unsafe load created no marker: {result}"
     assert (tmp_path / "unpickled_code_ran.txt").exists(), "the marker file is missing after the unsafe load"
+
+
+def test_noise_score_separates_sign_noise_from_a_photo_like_image_and_misses_a_smooth_shift():
+    from transfer_lessons.robustness import noise_score
+
+    # a "photo": a smooth gradient (flat almost everywhere) with one sharp edge
+    ramp = torch.linspace(0.2, 0.8, 32)
+    pixels = ramp.view(1, 1, 1, 32).expand(1, 3, 32, 32).clone()
+    pixels[..., 16:, :] += 0.1
+    eps = 4 / 255
+    sign_noise = torch.randint(0, 2, pixels.shape, generator=torch.Generator().manual_seed(0)) * 2 - 1
+    noisy = (pixels + eps * sign_noise).clamp(0, 1)
+    smooth = (pixels + eps).clamp(0, 1)  # the same +eps on every pixel: a "smooth" perturbation
+    clean, attacked, shifted = (noise_score(_normalise(x), **MEAN_STD) for x in (pixels, noisy, smooth))
+    assert attacked.item() > 10 * max(clean.item(), 1e-4), (clean, attacked)
+    assert shifted.item() == pytest.approx(clean.item(), abs=1e-4), "a smooth shift leaves flat regions flat"
+    assert noise_score(_normalise(torch.cat([pixels, noisy])), **MEAN_STD).shape == (2,)
+
+
+def test_noise_score_rejects_bad_arguments_with_the_fix():
+    from transfer_lessons.robustness import noise_score
+
+    with pytest.raises(ValueError, match="between 0 and 1"):
+        noise_score(torch.zeros(1, 3, 8, 8), **MEAN_STD, quantile=1.0)
+    with pytest.raises(ValueError, match=r"\[N, C, H, W\]"):
+        noise_score(torch.zeros(3, 8, 8), **MEAN_STD)

@@ -242,3 +242,36 @@ def test_gradual_unfreeze_trains_only_the_head_in_the_first_epoch():
     assert epochs_seen[2] == (True, True) and not torch.equal(model.conv_stem.weight, stem), \
         "epoch 3 should unfreeze and change the stem"
     assert not torch.equal(model.get_classifier().weight, head)
+
+
+@pytest.mark.timeout(60)
+def test_batch_transform_replaces_every_training_batch_before_the_forward_pass():
+    seen = []
+
+    def swap_labels(model, images, targets):
+        seen.append(model.training)
+        return images, 1 - targets  # teaches the opposite rule: bright is class 0
+
+    torch.manual_seed(0)
+    model = tiny_net()
+    history = fit(model, loader(), loader(shuffle=False), epochs=2, lr=0.05, head_lr_mult=1.0, batch_transform=swap_labels,
+                  progress=False)
+    assert len(seen) == 2 * 4, f"{len(seen)} calls, expected one per batch (4 batches x 2 epochs)"
+    assert all(seen), "the transform should see the model in training mode"
+    # the step used the transformed batch: the model learnt the swapped rule, and validation is untouched
+    assert history.last()["val_acc"] <= 0.1, history.last()
+
+
+@pytest.mark.timeout(60)
+def test_adversarial_batch_transform_with_pgd_leaves_parameter_grads_to_the_step():
+    from transfer_lessons.robustness import pgd
+
+    def attack(model, images, targets):
+        return pgd(model, images, targets, 4 / 255, mean=(0.5,) * 3, std=(0.5,) * 3, steps=2), targets
+
+    torch.manual_seed(0)
+    model = tiny_net()
+    before = [p.detach().clone() for p in model.parameters()]
+    history = fit(model, loader(), None, epochs=1, lr=0.05, batch_transform=attack, progress=False)
+    assert math.isfinite(history.last()["train_loss"])
+    assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters())), "the weights should have moved"

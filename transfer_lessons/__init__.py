@@ -14,9 +14,9 @@ from .detection_data import load_detection
 from .errors import (AssetError, BadImage, ChecksumMismatch, DataError, DatasetLayoutError,
                      NonFiniteLoss, OfflineAssetMissing, TransferLessonsError, UnknownName,
                      UnsafeArchive)
-from .exercises import (check_budget_pick, check_cat_classes, check_gflops, check_normalize,
-                        check_preprocessing, check_recall, check_stem_lr, check_top1_label,
-                        check_trainable_count)
+from .exercises import (check_budget_pick, check_cat_classes, check_detector_threshold, check_ece, check_pgd_step,
+                        check_gflops, check_normalize, check_preprocessing, check_recall, check_stem_lr,
+                        check_top1_label, check_trainable_count)
 from .finetune import FineTuneResult, fine_tune
 from .interpret import confident_mistakes, confusion_matrix, grad_cam, per_class_report
 from .lr_finder import lr_find
@@ -24,9 +24,12 @@ from .model_file import LoadedModel, load_model, save_model
 from .features import backbone_features, fit_linear_probe, knn_accuracy, zero_shot_accuracy
 from .metrics import History
 from .photos import SAMPLE_PHOTOS, predict_topk, sample_photo
+from .calibration import apply_temperature, expected_calibration_error, fit_temperature, reliability_bins
+from .robustness import (CORRUPTIONS, accuracy_under_attack, corrupt, fgsm, noise_score, pgd, roc_auc, squeeze_score,
+                         unsafe_pickle_demo)
 from .galleries import show_cam, show_feature_map, show_images, show_retrieval
 from .plots import (bar_chart, plot_confusion_matrix, plot_data_efficiency, plot_feature_pca, plot_histories, plot_history,
-                    plot_lr_find, plot_lr_schedule, plot_tradeoff)
+                    plot_attack_curves, plot_lr_find, plot_lr_schedule, plot_reliability, plot_roc, plot_tradeoff)
 from .profiles import PROFILES, Profile, get_profile
 from .params import count_parameters, freeze_backbone, param_groups, unfreeze_backbone
 from .schedules import make_scheduler, preview_schedule
@@ -56,6 +59,9 @@ __all__ = [
     # evaluating, saving and using a fine-tuned model
     "confusion_matrix", "per_class_report", "confident_mistakes", "grad_cam",
     "LoadedModel", "load_model", "save_model",
+    # robustness, attacks and calibration (lesson 05)
+    "fgsm", "pgd", "accuracy_under_attack", "squeeze_score", "noise_score", "roc_auc", "CORRUPTIONS", "corrupt",
+    "unsafe_pickle_demo", "expected_calibration_error", "reliability_bins", "fit_temperature", "apply_temperature",
     # profiles and runtime
     "PROFILES", "Profile", "get_profile", "pick_device", "seed_everything",
     # reports, plots, widgets, exercises
@@ -63,10 +69,10 @@ __all__ = [
     "plot_history", "show_images", "plot_tradeoff", "plot_feature_pca", "show_retrieval",
     "show_feature_map", "photo_picker", "backbone_explorer", "upload_predictor",
     "bar_chart", "plot_histories", "plot_data_efficiency", "plot_lr_schedule", "plot_lr_find", "plot_confusion_matrix",
-    "show_cam",
+    "show_cam", "plot_attack_curves", "plot_roc", "plot_reliability",
     "check_cat_classes", "check_normalize", "check_top1_label",
     "check_gflops", "check_budget_pick", "check_preprocessing", "check_trainable_count", "check_stem_lr",
-    "check_recall",
+    "check_recall", "check_pgd_step", "check_ece", "check_detector_threshold",
     # errors
     "TransferLessonsError", "AssetError", "ChecksumMismatch", "OfflineAssetMissing",
     "UnsafeArchive", "DataError", "BadImage", "DatasetLayoutError", "NonFiniteLoss",

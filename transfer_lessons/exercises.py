@@ -11,7 +11,8 @@ from __future__ import annotations
 from typing import Callable
 
 __all__ = ["check_top1_label", "check_cat_classes", "check_normalize", "check_gflops", "check_budget_pick",
-           "check_preprocessing", "check_trainable_count", "check_stem_lr", "check_recall", "CHECKS"]
+           "check_preprocessing", "check_trainable_count", "check_stem_lr", "check_recall", "check_pgd_step", "check_ece",
+           "check_detector_threshold", "CHECKS"]
 
 CHECKS: dict[str, Callable] = {}
 
@@ -209,3 +210,61 @@ def check_recall(answer, matrix=None, classes=None, class_name: str = "bees") ->
         expected = float(row[list(classes).index(class_name)]) / total if total else 0.0
         passed = abs(answer - expected) <= 1e-6
     return _verdict("recall", passed, hint, answer)
+
+
+@_exercise
+def check_pgd_step(answer, eps: float = 4 / 255, step_size: float = 1 / 255) -> Verdict:
+    """Exercise: ``answer(pixels, start, grad, eps, step_size)`` is one PGD step in pixel space: a step
+    along the gradient's sign, then back into the eps-ball around ``start`` and into [0, 1]."""
+    import torch
+
+    hint = ("step: pixels + step_size * grad.sign(); project: clamp to [start - eps, start + eps] "
+            "(torch.minimum / torch.maximum), then clamp to [0, 1]")
+    passed = False
+    if callable(answer):
+        generator = torch.Generator().manual_seed(0)
+        start = torch.rand(2, 3, 8, 8, generator=generator)
+        start[0, 0, 0] = torch.tensor([0.0, 1.0, 0.5, 0.999, 0.001, 0.3, 0.7, 0.2])  # edges of [0, 1]
+        pixels = (start + (2 * torch.rand(start.shape, generator=generator) - 1) * eps).clamp(0, 1)
+        grad = torch.randn(start.shape, generator=generator)
+        expected = torch.maximum(torch.minimum(pixels + step_size * grad.sign(), start + eps), start - eps).clamp(0, 1)
+        try:
+            mine = torch.as_tensor(answer(pixels.clone(), start.clone(), grad.clone(), eps, step_size))
+            passed = mine.shape == expected.shape and bool(torch.allclose(mine.float(), expected, atol=1e-6))
+        except Exception as exc:  # noqa: BLE001 - a learner's bug is a "not yet", not a crash
+            hint = f"it raised {type(exc).__name__}: {exc}. Then: {hint}"
+    return _verdict("pgd_step", passed, hint, answer)
+
+
+@_exercise
+def check_ece(answer, logits=None, targets=None, n_bins: int = 10) -> Verdict:
+    """Exercise: the expected calibration error of ``logits`` with ``n_bins`` equal-width bins."""
+    from .calibration import expected_calibration_error
+
+    hint = (f"softmax, take each image's top probability (confidence) and whether it is right; put the "
+            f"confidences in {n_bins} equal bins of [0, 1]; ECE = sum over bins of (images in bin / all) "
+            "* |mean confidence - accuracy| in the bin")
+    passed = False
+    if _is_number(answer) and logits is not None and targets is not None:
+        passed = abs(answer - expected_calibration_error(logits, targets, n_bins=n_bins)) <= 1e-4
+    return _verdict("ece", passed, hint, answer)
+
+
+@_exercise
+def check_detector_threshold(answer, clean_scores=None, attacked_scores=None, max_fpr: float = 0.05) -> Verdict:
+    """Exercise: the threshold (flag when score > threshold) that catches the most attacked images
+    while flagging at most ``max_fpr`` of the clean ones."""
+    import torch
+
+    hint = (f"sort the clean scores; flagging 'score > t' must flag at most {max_fpr:.0%} of them, so t is "
+            "the clean score at that rank (or above); among such thresholds the lowest catches the most")
+    passed = False
+    if _is_number(answer) and clean_scores is not None and attacked_scores is not None:
+        clean, attacked = torch.as_tensor(clean_scores).double(), torch.as_tensor(attacked_scores).double()
+        allowed = int(max_fpr * len(clean))  # clean images that may be flagged
+        # the best threshold is the (allowed+1)-th largest clean score: every score above it is flagged
+        best = torch.sort(clean, descending=True).values[min(allowed, len(clean) - 1)]
+        fpr = float((clean > answer).double().mean())
+        caught, most = int((attacked > answer).sum()), int((attacked > best).sum())
+        passed = fpr <= max_fpr and caught >= most
+    return _verdict("detector_threshold", passed, hint, answer)

@@ -12,7 +12,8 @@ from typing import Mapping, Sequence
 
 from matplotlib.figure import Figure
 
-__all__ = ["plot_history", "plot_histories", "plot_data_efficiency", "plot_lr_schedule", "bar_chart", "plot_tradeoff", "plot_feature_pca", "plot_confusion_matrix", "plot_lr_find"]
+__all__ = ["plot_history", "plot_histories", "plot_data_efficiency", "plot_lr_schedule", "bar_chart", "plot_tradeoff", "plot_feature_pca", "plot_confusion_matrix", "plot_lr_find",
+           "plot_attack_curves", "plot_roc", "plot_reliability"]
 
 
 class _LessonFigure(Figure):
@@ -367,5 +368,106 @@ def plot_lr_find(result: Mapping, title: str = "Learning-rate range test") -> Fi
     ax.set_xscale("log")
     ax.set(title=title, xlabel="learning rate (log scale)", ylabel="training loss (per batch)")
     ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_attack_curves(curves: Mapping[str, Mapping[float, float]], title: str = "Accuracy under attack") -> Figure:
+    """Accuracy against the attack budget ε, one line per model (or attack).
+
+    Args:
+        curves: name → {ε in pixel units (4/255): accuracy in [0, 1]}; ε = 0 is the clean accuracy.
+        title: the figure's title.
+    Returns:
+        A Figure with one axes; ε is shown in grey levels (ε × 255).
+    Raises:
+        ValueError: ``curves`` is empty.
+    Example:
+        >>> fig = plot_attack_curves({"full": {0: 0.9, 4 / 255: 0.1}})
+    Shown in lesson 05, *Accuracy against the attack budget*.
+    """
+    if not curves:
+        raise ValueError("plot_attack_curves: no curves given.")
+    fig = _LessonFigure(figsize=(6.5, 4.5), layout="constrained")
+    ax = fig.subplots()
+    for name, points in curves.items():
+        eps = sorted(points)
+        ax.plot([255 * e for e in eps], [100 * points[e] for e in eps], "o-", label=name)
+    ax.set(title=title, xlabel="attack budget ε (grey levels out of 255, per pixel)", ylabel="accuracy (%)",
+           ylim=(-3, 103))
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_roc(detectors: Mapping[str, tuple], title: str = "Detecting attacked images") -> Figure:
+    """ROC curves of detectors: true-positive rate (attacked flagged) against false-positive rate.
+
+    Args:
+        detectors: name → (scores on clean images [N], scores on attacked images [M]); higher
+            means "attacked". The legend gives each one's area under the curve.
+        title: the figure's title.
+    Returns:
+        A Figure with one axes, with the chance diagonal.
+    Raises:
+        ValueError: ``detectors`` is empty.
+    Example:
+        >>> fig = plot_roc({"noise": (clean_scores, attacked_scores)})
+    Shown in lesson 05, *Detecting attacks*.
+    """
+    import torch
+    from torchmetrics.functional.classification import binary_roc
+
+    from .robustness import roc_auc
+
+    if not detectors:
+        raise ValueError("plot_roc: no detectors given.")
+    fig = _LessonFigure(figsize=(5.5, 5), layout="constrained")
+    ax = fig.subplots()
+    for name, (clean, attacked) in detectors.items():
+        clean, attacked = torch.as_tensor(clean).double().flatten(), torch.as_tensor(attacked).double().flatten()
+        scores = torch.cat([clean, attacked])
+        scores = (scores - scores.min()) / (scores.max() - scores.min()).clamp_min(1e-300)  # as roc_auc does
+        labels = torch.cat([torch.zeros(len(clean)), torch.ones(len(attacked))]).long()
+        fpr, tpr, _ = binary_roc(scores, labels)
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc(clean, attacked):.2f})")
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="chance (AUC 0.50)")
+    ax.set(title=title, xlabel="false-positive rate (clean images flagged)",
+           ylabel="true-positive rate (attacked images flagged)", aspect="equal")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def plot_reliability(bins: Mapping[str, Mapping], title: str = "Reliability diagram") -> Figure:
+    """Accuracy against confidence per confidence bin, one line per model; the diagonal is perfect.
+
+    Args:
+        bins: name → ``calibration.reliability_bins(...)`` (edges, confidence, accuracy, count);
+            empty bins (NaN) are left out.
+        title: the figure's title.
+    Returns:
+        A Figure with one axes; marker area grows with the images in the bin.
+    Raises:
+        ValueError: ``bins`` is empty.
+    Example:
+        >>> fig = plot_reliability({"before": reliability_bins(logits, targets)})
+    Shown in lesson 05, *Is the model's confidence honest?*
+    """
+    import math
+
+    if not bins:
+        raise ValueError("plot_reliability: no bins given.")
+    fig = _LessonFigure(figsize=(5.5, 5), layout="constrained")
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
+    for name, b in bins.items():
+        kept = [i for i, c in enumerate(b["count"]) if c and not math.isnan(b["confidence"][i])]
+        ax.plot([b["confidence"][i] for i in kept], [b["accuracy"][i] for i in kept], "-", alpha=0.6)
+        ax.scatter([b["confidence"][i] for i in kept], [b["accuracy"][i] for i in kept],
+                   s=[12 + 4 * b["count"][i] for i in kept], label=name, alpha=0.8)
+    ax.set(title=title, xlabel="confidence (mean top-class probability in the bin)",
+           ylabel="accuracy in the bin", xlim=(0, 1.02), ylim=(-0.02, 1.02), aspect="equal")
+    ax.legend(loc="upper left")
     ax.grid(alpha=0.3)
     return fig

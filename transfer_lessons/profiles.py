@@ -37,6 +37,11 @@ class Profile:
     det_train_images: Optional[int] = None  # cap on detection training images (None = all)
     det_test_images: Optional[int] = 50  # detection test images held out
     det_epochs: int = 6  # detection training epochs
+    # --- robustness (lesson 05) ---
+    robust_image_size: int = 224  # input side of lesson 05's models, pixels (attacks cost a backward pass per step)
+    attack_images: Optional[int] = None  # validation images attacked (None = all), the same ones for every model
+    pgd_steps: int = 10  # gradient steps of each PGD attack
+    adv_epochs: int = 3  # epochs of the adversarial fine-tuning run
     # --- timing (lessons 01, 04) ---
     bench_repeats: int = 10  # timed repetitions per latency measurement (after warm-up)
 
@@ -51,11 +56,11 @@ PROFILES: dict[str, Profile] = {
     "smoke": Profile(
         name="smoke", image_size=64, train_images=16, val_images=16, batch_size=8, epochs=1,
         det_min_size=128, det_train_images=4, det_test_images=4, det_epochs=1, bench_repeats=2,
-        lr_find_steps=5,
+        lr_find_steps=5, robust_image_size=64, attack_images=16, pgd_steps=2, adv_epochs=1,
     ),
     # A laptop's CPU: real data and real results in minutes.
     "cpu": Profile(name="cpu", image_size=224, epochs=2, data_fractions=(0.1, 0.25, 1.0), lr_find_steps=6,
-                   det_min_size=320, det_epochs=6),
+                   det_min_size=320, det_epochs=6, robust_image_size=128, attack_images=48, pgd_steps=5, adv_epochs=2),
     # The full lesson on one GPU.
     "gpu": Profile(
         name="gpu", image_size=224, batch_size=64, epochs=10, num_workers=4, lr_find_steps=60,

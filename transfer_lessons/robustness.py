@@ -22,8 +22,8 @@ from torchvision.transforms.v2 import functional as TF
 
 from .errors import UnknownName
 
-__all__ = ["fgsm", "pgd", "accuracy_under_attack", "squeeze_score", "roc_auc", "CORRUPTIONS", "corrupt",
-           "unsafe_pickle_demo"]
+__all__ = ["fgsm", "pgd", "accuracy_under_attack", "squeeze_score", "noise_score", "roc_auc", "CORRUPTIONS",
+           "corrupt", "unsafe_pickle_demo"]
 
 
 @contextlib.contextmanager
@@ -154,7 +154,7 @@ def squeeze_score(model: nn.Module, images: torch.Tensor, *, mean: Sequence[floa
         ValueError: ``bits`` or ``median`` out of range, or both None.
     Example:
         >>> roc_auc(squeeze_score(model, clean, mean=m, std=s), squeeze_score(model, adv, mean=m, std=s))
-    Shown in lesson 05, *Detecting attacks by feature squeezing*.
+    Shown in lesson 05, *Detecting attacks*.
     """
     if bits not in (None, *range(1, 9)) or not (median is None or median >= 2) or (bits, median) == (None, None):
         raise ValueError(f"squeeze_score: bits={bits}, median={median}; want bits in 1..8 and median >= 2 "
@@ -169,6 +169,42 @@ def squeeze_score(model: nn.Module, images: torch.Tensor, *, mean: Sequence[floa
     return torch.stack(distances).amax(0)
 
 
+def noise_score(images: torch.Tensor, *, mean: Sequence[float], std: Sequence[float],
+                quantile: float = 0.1) -> torch.Tensor:
+    """Flat-region detector: the ``quantile`` of |Laplacian| over an image's pixels and channels.
+
+    A photo has flat regions (sky, a blurred background) where the Laplacian, the difference
+    between a pixel and its four neighbours' mean, is nearly zero. An L∞ attack such as FGSM moves
+    *every* pixel by up to eps, so it fills those regions with noise and raises the low quantiles,
+    while edges and textures, which set the mean, hide it. Unlike ``squeeze_score`` it never runs
+    the model: it detects the perturbation's fingerprint, so random noise of the same size trips it
+    too, and an attacker who keeps the perturbation smooth evades it (lesson 05 measures both).
+    The idea that adversarial images have unusual pixel statistics is Hendrycks & Gimpel's
+    (*Early Methods for Detecting Adversarial Images*, ICLR workshop 2017).
+    Args:
+        images: normalised [N, 3, H, W]. mean, std: used to go back to pixels in [0, 1].
+        quantile: which quantile of the per-pixel |Laplacian|, in (0, 1); low ones look at flat regions.
+    Returns:
+        [N] scores, in pixel units; higher is more suspicious.
+    Raises:
+        ValueError: ``quantile`` outside (0, 1), or images not [N, C, H, W] with H, W >= 3.
+    Example:
+        >>> roc_auc(noise_score(clean, mean=m, std=s), noise_score(attacked, mean=m, std=s))
+    Shown in lesson 05, *Detecting attacks*.
+    """
+    if not 0 < quantile < 1:
+        raise ValueError(f"noise_score: quantile={quantile}; use a number strictly between 0 and 1, e.g. 0.1.")
+    if images.ndim != 4 or min(images.shape[-2:]) < 3:
+        raise ValueError(f"noise_score: images of shape {tuple(images.shape)}; expected [N, C, H, W], H and W >= 3.")
+    mean_t, std_t = _stats(mean, std, images)
+    pixels = (images.detach().float() * std_t.float() + mean_t.float()).clamp(0, 1)
+    kernel = torch.tensor([[0.0, 1, 0], [1, -4, 1], [0, 1, 0]], device=pixels.device) / 4
+    channels = pixels.shape[1]
+    laplacian = F.conv2d(F.pad(pixels, (1, 1, 1, 1), mode="replicate"),
+                         kernel.view(1, 1, 3, 3).repeat(channels, 1, 1, 1), groups=channels)
+    return laplacian.abs().flatten(1).quantile(quantile, dim=1)
+
+
 def roc_auc(scores_clean: torch.Tensor, scores_attacked: torch.Tensor) -> float:
     """Area under the ROC curve of a detector: P(attacked score > clean score), ties counting half.
 
@@ -180,7 +216,7 @@ def roc_auc(scores_clean: torch.Tensor, scores_attacked: torch.Tensor) -> float:
         ValueError: a set of scores is empty or not 1-D.
     Example:
         >>> roc_auc(torch.tensor([0.1, 0.2]), torch.tensor([0.8, 0.9]))
-    Shown in lesson 05, *Detecting attacks by feature squeezing*.
+    Shown in lesson 05, *Detecting attacks*.
     """
     clean, attacked = torch.as_tensor(scores_clean).double(), torch.as_tensor(scores_attacked).double()
     if clean.ndim != 1 or attacked.ndim != 1 or not len(clean) or not len(attacked):

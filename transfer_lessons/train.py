@@ -51,7 +51,7 @@ def _to_device(images, targets, device: torch.device, channels_last: bool):
 
 def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None, scaler=None,
                     amp_dtype=None, grad_clip=None, channels_last=False, bn_mode="train",
-                    epoch=0, progress=True) -> dict:
+                    batch_transform=None, epoch=0, progress=True) -> dict:
     """Train ``model`` for one pass over ``loader``; the scheduler steps once per batch.
 
     Args:
@@ -65,6 +65,9 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
         bn_mode: ``"train"`` lets every BatchNorm layer normalise with batch statistics and
             update its running ones; ``"frozen_layers"`` keeps the BatchNorm layers whose
             parameters are frozen in eval mode (fixed statistics); ``"frozen"`` keeps all of them so.
+        batch_transform: ``f(model, images, targets) -> (images, targets)``, applied to every batch
+            on the device before the forward pass, or None. Adversarial training passes an attack
+            (lesson 05); it may switch the model to eval mode and back, and must leave ``.grad`` alone.
         epoch: only used in the progress bar and error messages.
         progress: show a tqdm progress bar.
 
@@ -89,6 +92,8 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
     bar = _progress_bar(loader, f"epoch {epoch} train", progress)
     for step, (images, targets) in enumerate(bar, start=1):
         images, targets = _to_device(images, targets, device, channels_last)
+        if batch_transform is not None:
+            images, targets = batch_transform(model, images, targets)
         with torch.autocast(device.type, dtype=amp_dtype, enabled=amp_dtype is not None):
             logits = model(images)
             loss = loss_fn(logits, targets)
@@ -221,8 +226,8 @@ def _epoch_row(epoch: int, train: dict, val: dict, optimizer, seconds: float) ->
 
 def fit(model, train_loader, val_loader, *, epochs, lr, device=None, head_lr_mult=10.0,
         weight_decay=0.05, layer_decay=None, gradual_unfreeze=False, schedule="onecycle", warmup_epochs=0, label_smoothing=0.0, amp=None,
-        channels_last=False, compile=False, grad_clip=None, bn_mode="train", checkpoint_path=None,
-        resume=False, profile=None, seed=0, progress=True) -> History:
+        channels_last=False, compile=False, grad_clip=None, bn_mode="train", batch_transform=None,
+        checkpoint_path=None, resume=False, profile=None, seed=0, progress=True) -> History:
     """Fine-tune ``model``: ``train_one_epoch`` then ``evaluate``, once per epoch, with a checkpoint each.
 
     Defaults this recipe hides (all are arguments you can change):
@@ -258,6 +263,7 @@ def fit(model, train_loader, val_loader, *, epochs, lr, device=None, head_lr_mul
         compile: wrap the model with ``torch.compile`` (the checkpoint stores the plain model).
         grad_clip: clip gradient norm to this value, or None.
         bn_mode: ``"train"``, ``"frozen_layers"`` or ``"frozen"`` (see ``train_one_epoch``).
+        batch_transform: applied to every training batch (see ``train_one_epoch``), e.g. an attack.
         checkpoint_path: file to save after every epoch, or None.
         resume: continue from ``checkpoint_path`` at the epoch after the saved one; the
             result equals an uninterrupted run. A missing file starts from epoch 1.
@@ -307,7 +313,7 @@ def fit(model, train_loader, val_loader, *, epochs, lr, device=None, head_lr_mul
             unfreeze_for_epoch(model, epoch, epochs)
         train = train_one_epoch(runner, train_loader, optimizer, loss_fn, device, scheduler=scheduler,
                                 scaler=scaler, amp_dtype=amp_dtype, grad_clip=grad_clip, channels_last=channels_last,
-                                bn_mode=bn_mode, epoch=epoch, progress=progress)
+                                bn_mode=bn_mode, batch_transform=batch_transform, epoch=epoch, progress=progress)
         val = {} if val_loader is None else evaluate(runner, val_loader, loss_fn, device, amp_dtype=amp_dtype,
                                                      channels_last=channels_last)
         history.append(_epoch_row(epoch, train, val, optimizer, time.perf_counter() - start))
