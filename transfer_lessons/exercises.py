@@ -260,7 +260,7 @@ def check_detector_threshold(answer, clean_scores=None, attacked_scores=None, ma
             "the clean score at that rank (or above); among such thresholds the lowest catches the most")
     passed = False
     if _is_number(answer) and clean_scores is not None and attacked_scores is not None:
-        clean, attacked = torch.as_tensor(clean_scores).double(), torch.as_tensor(attacked_scores).double()
+        clean, attacked = (torch.as_tensor(s).detach().cpu().double() for s in (clean_scores, attacked_scores))
         allowed = int(max_fpr * len(clean))  # clean images that may be flagged
         # the best threshold is the (allowed+1)-th largest clean score: every score above it is flagged
         best = torch.sort(clean, descending=True).values[min(allowed, len(clean) - 1)]

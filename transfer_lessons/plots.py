@@ -425,7 +425,7 @@ def plot_roc(detectors: Mapping[str, tuple], title: str = "Detecting attacked im
     fig = _LessonFigure(figsize=(5.5, 5), layout="constrained")
     ax = fig.subplots()
     for name, (clean, attacked) in detectors.items():
-        clean, attacked = torch.as_tensor(clean).double().flatten(), torch.as_tensor(attacked).double().flatten()
+        clean, attacked = (torch.as_tensor(s).detach().cpu().double().flatten() for s in (clean, attacked))
         scores = torch.cat([clean, attacked])
         scores = (scores - scores.min()) / (scores.max() - scores.min()).clamp_min(1e-300)  # as roc_auc does
         labels = torch.cat([torch.zeros(len(clean)), torch.ones(len(attacked))]).long()

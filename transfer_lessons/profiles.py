@@ -64,7 +64,7 @@ PROFILES: dict[str, Profile] = {
     # The full lesson on one GPU.
     "gpu": Profile(
         name="gpu", image_size=224, batch_size=64, epochs=10, num_workers=4, lr_find_steps=60,
-        det_min_size=512, det_test_images=50, det_epochs=15, bench_repeats=50,
+        det_min_size=512, det_test_images=50, det_epochs=15, bench_repeats=50, adv_epochs=10,
     ),
 }
 

@@ -218,7 +218,8 @@ def roc_auc(scores_clean: torch.Tensor, scores_attacked: torch.Tensor) -> float:
         >>> roc_auc(torch.tensor([0.1, 0.2]), torch.tensor([0.8, 0.9]))
     Shown in lesson 05, *Detecting attacks*.
     """
-    clean, attacked = torch.as_tensor(scores_clean).double(), torch.as_tensor(scores_attacked).double()
+    # on the CPU: the labels below are built there, and the scores may come from a GPU
+    clean, attacked = (torch.as_tensor(s).detach().cpu().double() for s in (scores_clean, scores_attacked))
     if clean.ndim != 1 or attacked.ndim != 1 or not len(clean) or not len(attacked):
         raise ValueError(f"roc_auc: scores of shape {tuple(clean.shape)} and {tuple(attacked.shape)}; "
                          "expected two non-empty 1-D tensors.")
