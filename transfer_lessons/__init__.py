@@ -10,7 +10,9 @@ from .backbones import BackboneCard, create_backbone, get_card, imagenet_labels,
 from .benchmark import benchmark_backbone, describe_backbone, pareto_front
 from .cli import doctor_report
 from .datasets import fraction_subset, load_classification, make_loaders, with_transform
+from .detection import box_iou_by_hand, build_detector, coco_detector
 from .detection_data import load_detection
+from .detection_train import evaluate_detector, fit_detector, train_detector_one_epoch
 from .errors import (AssetError, BadImage, ChecksumMismatch, DataError, DatasetLayoutError,
                      NonFiniteLoss, OfflineAssetMissing, TransferLessonsError, UnknownName,
                      UnsafeArchive)
@@ -45,6 +47,9 @@ __all__ = [
     # assets and data
     "AssetSource", "DatasetCard", "list_datasets", "resolve_dataset",
     "load_classification", "load_detection", "make_loaders", "fraction_subset", "with_transform",
+    # detection (lesson 03)
+    "box_iou_by_hand", "build_detector", "coco_detector", "fit_detector", "evaluate_detector",
+    "train_detector_one_epoch",
     # backbones
     "BackboneCard", "create_backbone", "get_card", "imagenet_labels", "list_backbones",
     "SAMPLE_PHOTOS", "predict_topk", "sample_photo",

@@ -1,0 +1,143 @@
+"""Tests for transfer_lessons.detection and detection_train: IoU, the detector builder, COCO transfer,
+the training loop and mAP evaluation."""
+
+from __future__ import annotations
+
+import math
+
+import pytest
+import torch
+import torchvision
+from torch import nn
+from torch.utils.data import DataLoader
+
+from transfer_lessons import detection, detection_train
+from transfer_lessons.detection import COCO_WEIGHTS, box_iou_by_hand, build_detector, coco_detector
+from transfer_lessons.detection_data import collate_detection, load_detection
+from transfer_lessons.detection_train import evaluate_detector, fit_detector, train_detector_one_epoch
+from transfer_lessons.errors import ChecksumMismatch, NonFiniteLoss, OfflineAssetMissing, UnknownName
+
+pytestmark = pytest.mark.usefixtures("one_thread")
+IMAGE = [torch.rand(3, 96, 128, generator=torch.Generator().manual_seed(0))]
+TARGET = [{"boxes": torch.tensor([[10.0, 20.0, 60.0, 90.0]]), "labels": torch.tensor([1])}]
+
+
+@pytest.mark.parametrize("module", [detection, detection_train])
+def test_all_lists_public_names(module):
+    public = {name for name, obj in vars(module).items() if not name.startswith("_")
+              and (getattr(obj, "__module__", None) == module.__name__ or name.isupper())}
+    assert sorted(module.__all__) == sorted(public)
+
+
+def test_iou_by_hand_matches_torchvision_and_known_values():
+    generator = torch.Generator().manual_seed(0)
+    corners = torch.rand(7, 2, generator=generator) * 50
+    boxes = torch.cat([corners, corners + 1 + torch.rand(7, 2, generator=generator) * 40], dim=1)
+    assert torch.allclose(box_iou_by_hand(boxes, boxes[:4]), torchvision.ops.box_iou(boxes, boxes[:4]))
+    a, b = torch.tensor([[0.0, 0, 2, 2]]), torch.tensor([[1.0, 1, 3, 3], [5.0, 5, 6, 6], [0.0, 0, 2, 2]])
+    assert box_iou_by_hand(a, b)[0].tolist() == pytest.approx([1 / 7, 0.0, 1.0])
+    with pytest.raises(ValueError, match=r"\[K, 4\]"):
+        box_iou_by_hand(torch.zeros(4), b)
+
+
+@pytest.mark.timeout(60)
+def test_faster_rcnn_on_pretrained_lite0_trains_and_predicts():
+    model = build_detector("efficientnet_lite0", num_classes=2, min_size=96)
+    assert model.backbone.strides == [8, 16, 32] and model.backbone.out_channels == 96
+    assert isinstance(model.backbone.body.conv_head, nn.Identity), "the unused classifier head should be pruned"
+    losses = model.train()(IMAGE, TARGET)
+    assert set(losses) == {"loss_classifier", "loss_box_reg", "loss_objectness", "loss_rpn_box_reg"}
+    sum(losses.values()).backward()
+    assert all(math.isfinite(v.item()) for v in losses.values())
+    assert model.backbone.body.blocks[0][0].conv_dw.weight.grad is not None, "a trainable backbone gets gradients"
+    predictions = model.eval()(IMAGE)
+    assert set(predictions[0]) == {"boxes", "labels", "scores"} and predictions[0]["boxes"].shape[1] == 4
+
+
+@pytest.mark.timeout(60)
+def test_frozen_and_partly_trainable_backbones():
+    def trainable(model):
+        return sum(p.numel() for p in model.backbone.body.parameters() if p.requires_grad)
+
+    frozen = build_detector("efficientnet_lite0", 2, trainable_levels=0, min_size=96)
+    last = build_detector("efficientnet_lite0", 2, trainable_levels=1, min_size=96)
+    full = build_detector("efficientnet_lite0", 2, min_size=96)
+    assert trainable(frozen) == 0 < trainable(last) < trainable(full)
+    assert all(p.requires_grad for p in frozen.backbone.fpn.parameters()), "the pyramid always trains"
+    sum(frozen.train()(IMAGE, TARGET).values()).backward()
+    assert all(p.grad is None for p in frozen.backbone.body.parameters())
+
+
+@pytest.mark.timeout(60)
+def test_fcos_and_another_catalog_backbone_build_and_run():
+    fcos = build_detector("efficientnet_lite0", 2, kind="fcos", pretrained=False, min_size=96)
+    assert set(fcos.train()(IMAGE, TARGET)) == {"classification", "bbox_regression", "bbox_ctrness"}
+    resnet = build_detector("resnet18", 3, pretrained=False, min_size=96)
+    assert resnet.backbone.strides == [8, 16, 32]
+    assert resnet.roi_heads.box_predictor.cls_score.out_features == 3
+    assert len(resnet.eval()(IMAGE)) == 1
+    with pytest.raises(UnknownName, match="detector kind 'yolo'.*DETECTOR_KINDS"):
+        build_detector("efficientnet_lite0", kind="yolo")
+
+
+def test_coco_detector_replaces_the_box_predictor():
+    model = coco_detector(num_classes=2, pretrained=False, min_size=96)
+    predictor = model.roi_heads.box_predictor
+    assert predictor.cls_score.out_features == 2 and predictor.bbox_pred.out_features == 8
+    assert set(model.train()(IMAGE, TARGET)) >= {"loss_classifier", "loss_box_reg"}
+
+
+def test_coco_weights_offline_and_corrupt_give_clear_errors(isolated_assets, tmp_path, monkeypatch):
+    with pytest.raises(OfflineAssetMissing, match=COCO_WEIGHTS["file"]):
+        coco_detector(progress=False)
+    mirror = tmp_path / "mirror"
+    (mirror / "weights").mkdir(parents=True)
+    (mirror / "weights" / COCO_WEIGHTS["file"]).write_bytes(b"not the published weights")
+    monkeypatch.setenv("TRANSFER_LESSONS_DATA", str(mirror))
+    with pytest.raises(ChecksumMismatch, match=COCO_WEIGHTS["file"]):
+        coco_detector(progress=False)
+
+
+class _Oracle(nn.Module):
+    """Predicts the targets it was given, with score 1: a perfect detector for the test images."""
+
+    def __init__(self, targets):
+        super().__init__()
+        self.targets, self.calls, self.dummy = targets, 0, nn.Parameter(torch.zeros(1))
+
+    def forward(self, images, targets=None):
+        if self.training:
+            return {"loss_a": self.dummy.sum() + float("nan")}
+        out = [{"boxes": t["boxes"], "labels": t["labels"], "scores": torch.ones(len(t["labels"]))}
+               for t in self.targets[self.calls:self.calls + len(images)]]
+        self.calls += len(images)
+        return out
+
+
+def _tiny_loaders():
+    data = load_detection("synthetic_detection", min_size=64, train_images=4, test_images=4, progress=False)
+    return (DataLoader(data.train, batch_size=2, shuffle=True, collate_fn=collate_detection),
+            DataLoader(data.test, batch_size=2, collate_fn=collate_detection), data)
+
+
+def test_evaluation_gives_perfect_scores_for_perfect_predictions_and_nan_losses_stop_training(isolated_assets):
+    _, test_loader, data = _tiny_loaders()
+    targets = [target for _, target in data.test]
+    scores = evaluate_detector(_Oracle(targets), test_loader, "cpu", return_outputs=True)
+    assert scores["map_50"] == pytest.approx(1.0) and scores["map"] == pytest.approx(1.0)
+    assert scores["mar_100"] == pytest.approx(1.0) and len(scores["predictions"]) == len(targets) == 4
+    with pytest.raises(NonFiniteLoss, match="boxes"):
+        train_detector_one_epoch(_Oracle(targets), test_loader, torch.optim.SGD(_Oracle(targets).parameters(), 0.1),
+                                 "cpu", progress=False)
+
+
+@pytest.mark.timeout(120)
+def test_fit_detector_records_map_per_epoch(isolated_assets):
+    train_loader, test_loader, data = _tiny_loaders()
+    model = build_detector("efficientnet_lite0", len(data.classes), min_size=64, trainable_levels=0)
+    history = fit_detector(model, train_loader, test_loader, epochs=2, lr=0.01, device="cpu", progress=False)
+    assert len(history) == 2
+    for row in history:
+        assert math.isfinite(row["train_loss"]) and row["seconds"] > 0
+        for key in ("map", "map_50", "map_75", "mar_100"):
+            assert -1 <= row[key] <= 1, (key, row[key])

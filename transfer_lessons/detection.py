@@ -1,0 +1,205 @@
+"""Detectors built on a catalog backbone: IoU by hand once, then a timm backbone under torchvision's heads.
+
+The builder puts any backbone of the catalog (``list_backbones()``) under a feature pyramid
+(``torchvision.ops.FeaturePyramidNetwork``) and a torchvision detection head:
+
+- ``"fasterrcnn"`` (default): two stages — a region proposal network, then RoI-aligned box
+  classification and regression. It is the head of torchvision's detection tutorial and of the
+  course's reference numbers, and it transfers well from few images, because its second stage
+  sees a fixed-size crop of features per proposal whatever the object's size.
+- ``"fcos"``: one stage, anchor-free — every feature-map location predicts a box directly. Simpler
+  and without anchor sizes to choose, but it needs more training to match Faster R-CNN on small sets.
+
+A third level of transfer, the whole COCO-pretrained detector with a new box predictor, is
+``coco_detector``; its weights come through the asset layer like every other download.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict
+from typing import Optional, Sequence
+
+import torch
+from torch import nn
+
+from .backbones import create_backbone, get_card
+from .errors import UnknownName
+
+__all__ = ["box_iou_by_hand", "TimmFPN", "build_detector", "coco_detector", "DETECTOR_KINDS",
+           "COCO_WEIGHTS"]
+
+DETECTOR_KINDS = ("fasterrcnn", "fcos")
+
+
+def box_iou_by_hand(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
+    """Intersection over union of every box in ``boxes_a`` [N, 4] with every box in ``boxes_b`` [M, 4].
+
+    Boxes are ``x1, y1, x2, y2`` pixel corners. Written once to teach it; elsewhere the course uses
+    ``torchvision.ops.box_iou``, which gives the same numbers (the tests check it).
+    Returns:
+        [N, M] IoU values in [0, 1].
+    Raises:
+        ValueError: a tensor is not [K, 4].
+    Example:
+        >>> box_iou_by_hand(torch.tensor([[0., 0, 2, 2]]), torch.tensor([[1., 1, 3, 3]]))  # 1 / 7
+        tensor([[0.1429]])
+    Shown in lesson 03, *Boxes and IoU*.
+    """
+    for boxes in (boxes_a, boxes_b):
+        if boxes.ndim != 2 or boxes.shape[1] != 4:
+            raise ValueError(f"box_iou_by_hand: boxes of shape {tuple(boxes.shape)}; expected [K, 4] (x1, y1, x2, y2).")
+    a, b = boxes_a[:, None, :], boxes_b[None, :, :]  # [N, 1, 4] against [1, M, 4]
+    width = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0])).clamp(min=0)
+    height = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1])).clamp(min=0)
+    intersection = width * height
+    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
+    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
+    return intersection / (area_a + area_b - intersection)
+
+
+class TimmFPN(nn.Module):
+    """A catalog backbone's intermediate feature maps, through a feature pyramid network.
+
+    ``forward(images)`` returns an ``OrderedDict`` of maps with ``out_channels`` channels each:
+    ``"0"``, ``"1"``, ... from fine to coarse, then ``"pool"`` (a max-pooled coarsest level),
+    which is what torchvision's detection heads expect from a backbone.
+
+    Args:
+        name: a catalog backbone. pretrained: ImageNet weights (offline for the Lite models).
+        levels: which of timm's ``feature_info`` levels to use (default: the last three,
+            strides 8, 16 and 32 for most backbones).
+        out_channels: channels of every pyramid level.
+        trainable_levels: how many backbone levels, counted from the coarsest, keep
+            ``requires_grad``; None trains all, 0 freezes the backbone (the FPN always trains).
+    """
+
+    def __init__(self, name: str, pretrained: bool = True, levels: Optional[Sequence[int]] = None,
+                 out_channels: int = 96, trainable_levels: Optional[int] = None):
+        from torchvision.ops import FeaturePyramidNetwork
+        from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
+
+        super().__init__()
+        self.body = create_backbone(name, pretrained=pretrained, num_classes=0, progress=False)
+        info = self.body.feature_info  # timm: one dict per level (channels, reduction, module)
+        self.levels = list(levels) if levels is not None else list(range(len(info)))[-3:]
+        # drop what the pyramid never reads (classifier head, blocks after the last level)
+        self.body.prune_intermediate_layers(self.levels, prune_norm=True, prune_head=True)
+        channels = [info[i]["num_chs"] for i in self.levels]
+        self.fpn = FeaturePyramidNetwork(channels, out_channels, extra_blocks=LastLevelMaxPool())
+        self.out_channels = out_channels
+        self.strides = [info[i]["reduction"] for i in self.levels]
+        if trainable_levels is not None:
+            self._freeze(info, trainable_levels)
+
+    def _freeze(self, info, trainable_levels: int) -> None:
+        """Freeze every backbone parameter, then unfreeze the modules of the last levels."""
+        for p in self.body.parameters():
+            p.requires_grad = False
+        if trainable_levels <= 0:
+            return
+        first = info[max(len(info) - trainable_levels, 0)]["module"]  # e.g. "blocks.3"
+        names = [n for n, _ in self.body.named_modules()]
+        start = names.index(first) if first in names else 0
+        for name, module in list(self.body.named_modules())[start:]:
+            for p in module.parameters(recurse=False):
+                p.requires_grad = True
+
+    def forward(self, images: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
+        maps = self.body.forward_intermediates(images, indices=self.levels, intermediates_only=True)
+        return self.fpn(OrderedDict((str(i), m) for i, m in enumerate(maps)))
+
+
+def build_detector(backbone: str = "efficientnet_lite0", num_classes: int = 2, *, kind: str = "fasterrcnn",
+                   pretrained: bool = True, trainable_levels: Optional[int] = None, min_size: int = 320,
+                   max_size: Optional[int] = None, fpn_channels: int = 96) -> nn.Module:
+    """A torchvision detector whose backbone is a catalog backbone under a feature pyramid.
+
+    Args:
+        backbone: any catalog name. num_classes: including the background (PennFudan: 2).
+        kind: ``"fasterrcnn"`` or ``"fcos"`` (see the module docstring for which and why).
+        pretrained: ImageNet weights in the backbone (False: random, the "scratch" baseline).
+        trainable_levels: backbone levels that train, from the coarsest; 0 = frozen backbone.
+        min_size, max_size: the detector resizes each image's shorter side to ``min_size``
+            (longer side at most ``max_size``, default ``2 * min_size``).
+        fpn_channels: channels of the pyramid (small keeps it fast on a CPU).
+    Returns:
+        A ``torchvision.models.detection`` model: ``model(images, targets)`` gives losses in
+        training mode, ``model(images)`` a list of ``{"boxes", "labels", "scores"}`` in eval mode.
+    Raises:
+        UnknownName: ``kind`` or ``backbone`` is unknown. OfflineAssetMissing: weights offline.
+    Example:
+        >>> model = build_detector("efficientnet_lite0", num_classes=2, trainable_levels=0)
+    Shown in lesson 03, *A detector from a classification backbone*.
+    """
+    from torchvision.models.detection import FCOS, FasterRCNN
+    from torchvision.models.detection.anchor_utils import AnchorGenerator
+    from torchvision.ops import MultiScaleRoIAlign
+
+    if kind not in DETECTOR_KINDS:
+        raise UnknownName("detector kind", kind, DETECTOR_KINDS, "transfer_lessons.detection.DETECTOR_KINDS")
+    card = get_card(backbone)
+    body = TimmFPN(backbone, pretrained=pretrained, out_channels=fpn_channels, trainable_levels=trainable_levels)
+    # one anchor size per pyramid level (+ the pooled one): 4 times its stride, i.e. 32..256 pixels
+    # for strides 8..64 — torchvision's 32..512 scaled to images of ~320 rather than 800 pixels
+    sizes = tuple((4 * s,) for s in (*body.strides, 2 * body.strides[-1]))
+    common = dict(min_size=min_size, max_size=max_size or 2 * min_size, image_mean=list(card.mean),
+                  image_std=list(card.std))
+    if kind == "fcos":
+        anchors = AnchorGenerator(sizes, ((1.0,),) * len(sizes))  # FCOS: one "anchor" = one location
+        return FCOS(body, num_classes=num_classes, anchor_generator=anchors, **common)
+    anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
+    pooler = MultiScaleRoIAlign(featmap_names=[str(i) for i in range(len(body.levels))], output_size=7,
+                                sampling_ratio=2)
+    return FasterRCNN(body, num_classes=num_classes, rpn_anchor_generator=anchors, box_roi_pool=pooler, **common)
+
+
+# torchvision's COCO-trained Faster R-CNN on MobileNetV3-Large + FPN: the file name's suffix is the
+# first 8 hex digits of its sha256 (torchvision's own check).
+COCO_WEIGHTS = {"file": "fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
+                "url": "https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
+                "sha256_prefix": "fb6a3cc7"}
+
+
+def coco_detector(num_classes: int = 2, *, pretrained: bool = True, min_size: int = 320,
+                  progress: bool = True) -> nn.Module:
+    """Whole-detector transfer: torchvision's COCO-trained Faster R-CNN with a new box predictor.
+
+    Everything but the last layer (the 91-class box predictor) keeps its COCO training; the new
+    predictor has ``num_classes`` outputs. The weights come through the asset layer (mirror folder
+    ``weights/``, then the cache, then a checked download), so a classroom mirror serves them too.
+    Args:
+        num_classes: including the background. pretrained: False builds the same model untrained
+            (for tests and offline machines). min_size: the detector's input resizing, as in ``build_detector``.
+        progress: show a progress bar if the weights are downloaded.
+    Returns:
+        A ``FasterRCNN`` ready to fine-tune.
+    Raises:
+        OfflineAssetMissing: ``pretrained`` but the weights are neither local nor downloadable.
+        ChecksumMismatch: the weight file is not the one torchvision published.
+    Example:
+        >>> model = coco_detector(num_classes=2)  # doctest: +SKIP
+    Shown in lesson 03, *Three levels of transfer*.
+    """
+    from torchvision.models.detection import fasterrcnn_mobilenet_v3_large_fpn
+    from torchvision.models.detection.faster_rcnn import FastRCNNPredictor
+
+    model = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=91,
+                                              min_size=min_size, max_size=2 * min_size)
+    if pretrained:
+        model.load_state_dict(_coco_state_dict(progress))
+    features = model.roi_heads.box_predictor.cls_score.in_features
+    model.roi_heads.box_predictor = FastRCNNPredictor(features, num_classes)
+    return model
+
+
+def _coco_state_dict(progress: bool) -> dict:
+    from .assets import resolve_file
+    from .errors import ChecksumMismatch
+    from .fetch import sha256_file
+
+    path, _ = resolve_file(f"weights/{COCO_WEIGHTS['file']}", url=COCO_WEIGHTS["url"], progress=progress)
+    digest = sha256_file(path)
+    if not digest.startswith(COCO_WEIGHTS["sha256_prefix"]):
+        raise ChecksumMismatch(path, COCO_WEIGHTS["sha256_prefix"] + "…", digest,
+                               fix="delete it and run again, or copy torchvision's file into the mirror's weights/")
+    return torch.load(path, map_location="cpu", weights_only=True)
