@@ -3,7 +3,8 @@
 # 1. installs carried wheels (.whl/, see README "GPU") into /tmp/site when present;
 # 2. runs the lessons in the gpu profile into $OUT/reports (or reports/): all of them, or the
 #    numbers in $LESSONS (e.g. LESSONS="02 05"); data from $TRANSFER_LESSONS_DATA if set;
-# 3. times the training loop's speed-ups (scripts/bench_train.py), unless BENCH=0.
+# 3. times the training loop's speed-ups against a bare loop, with MFU (python -m transfer_lessons bench,
+#    into $OUT/bench.json), unless BENCH=0.
 set -uo pipefail
 OUT=${OUT:-.}
 if ls .whl/*.whl >/dev/null 2>&1; then
@@ -22,5 +23,5 @@ python3 -m ipykernel install --user --name python3 >/dev/null 2>&1 || true
 python3 -m transfer_lessons doctor
 python3 -m transfer_lessons run --profile gpu ${LESSONS:+--lessons $LESSONS} --out "$OUT/reports"; course=$?
 bench=skipped
-if [ "${BENCH:-1}" != 0 ]; then python3 scripts/bench_train.py --json "$OUT/bench_train.json"; bench=$?; fi
+if [ "${BENCH:-1}" != 0 ]; then python3 -m transfer_lessons bench --json "$OUT/bench.json"; bench=$?; fi
 echo "course exit $course, bench exit $bench"

@@ -1,4 +1,4 @@
-"""The command line: ``python -m transfer_lessons doctor | predict | finetune | run``.
+"""The command line: ``python -m transfer_lessons doctor | predict | finetune | bench | run``.
 
 - ``doctor [--json]``: versions, device, and where each backbone's and dataset's files would
   come from right now (mirror, package, cache, download, synthetic) — nothing is fetched.
@@ -9,6 +9,10 @@
 - ``finetune DATA [--backbone NAME] [--strategy S] [--profile P] [--epochs N] [--lr LR] --out FILE``:
   fine-tune on a dataset name or an ImageFolder (``DATA/train/<class>/``, ``DATA/val/<class>/``)
   and save a model file for ``predict --model`` (the notebook-free path of lesson 02).
+- ``bench [--backbone NAME] [--batch N] [--size PX] [--steps N] [--repeats N] [--variants V ...]
+  [--device auto] [--json FILE]``: training speed on this device, outside a notebook: images/s
+  of the package's loop and of a bare loop per speed-up (channels-last, bf16, torch.compile,
+  fp16), their ratio, and MFU (``speed.bench_training``; lesson 04).
 - ``run [--profile P] [--lessons 00 02 ...]``: execute lessons into ``reports/`` (``make course``).
 
 Errors of the package print one line naming the problem and the fix, and exit with status 2.
@@ -18,7 +22,9 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
+import tempfile
 from pathlib import Path
 
 __all__ = ["main", "doctor_report"]
@@ -91,6 +97,32 @@ def _finetune(args) -> int:
     return 0
 
 
+def _write_json(path, data) -> None:
+    """Write ``data`` as JSON atomically: a reader sees the old file or the whole new one."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
+    try:
+        with os.fdopen(handle, "w") as file:
+            json.dump(data, file, indent=2)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _bench(args) -> int:
+    from .speed import bench_training, format_bench
+
+    result = bench_training(args.backbone, batch=args.batch, size=args.size, steps=args.steps, device=args.device,
+                            variants=args.variants, repeats=args.repeats)
+    print(format_bench(result))
+    if args.json:
+        _write_json(args.json, result)
+        print(f"written to {args.json}")
+    return 0
+
+
 def _run(args) -> int:
     from .report import run_lessons
 
@@ -121,6 +153,17 @@ def _parser() -> argparse.ArgumentParser:
     finetune.add_argument("--epochs", type=int, help="default: the profile's")
     finetune.add_argument("--lr", type=float, help="default: the strategy's")
     finetune.add_argument("--seed", type=int, default=0)
+    bench = commands.add_parser("bench", help="training speed: the package's loop vs a bare loop, per speed-up")
+    bench.add_argument("--backbone", default="efficientnet_lite0", help="a catalog backbone (random weights)")
+    bench.add_argument("--batch", type=int, help="images per step (default 128 on CUDA, else 32)")
+    bench.add_argument("--size", type=int, default=224, help="image side in pixels (default 224)")
+    bench.add_argument("--steps", type=int, help="steps per timed measurement (default 20 on CUDA, else 3)")
+    bench.add_argument("--repeats", type=int, default=3, help="measurements per loop; medians are shown (default 3)")
+    bench.add_argument("--variants", nargs="+", metavar="V",
+                       help="fp32 channels_last bf16 bf16_channels_last channels_last_compile "
+                            "bf16_channels_last_compile fp16_channels_last (default: all that suit the device)")
+    bench.add_argument("--device", default="auto", help="auto (default), cpu, cuda, cuda:1, mps")
+    bench.add_argument("--json", metavar="FILE", help="also write the result as JSON")
     run = commands.add_parser("run", help="execute the lessons and write reports/")
     run.add_argument("--profile", default="auto", help="smoke, cpu, gpu or auto (default)")
     run.add_argument("--lessons", nargs="*", help="lesson numbers or names (default: all)")
@@ -143,6 +186,8 @@ def main(argv=None) -> int:
             return _predict(args)
         if args.command == "finetune":
             return _finetune(args)
+        if args.command == "bench":
+            return _bench(args)
         return _run(args)
     except TransferLessonsError as err:
         print(f"error: {err}", file=sys.stderr)
