@@ -141,3 +141,10 @@ def test_fit_detector_records_map_per_epoch(isolated_assets):
         assert math.isfinite(row["train_loss"]) and row["seconds"] > 0
         for key in ("map", "map_50", "map_75", "mar_100"):
             assert -1 <= row[key] <= 1, (key, row[key])
+
+
+def test_faster_rcnn_uses_the_smaller_proposal_and_sample_budgets():
+    model = build_detector("efficientnet_lite0", 2, pretrained=False, min_size=96)
+    assert model.rpn._pre_nms_top_n == {"training": 1000, "testing": 500}
+    assert model.rpn._post_nms_top_n == {"training": 500, "testing": 300}
+    assert model.roi_heads.fg_bg_sampler.batch_size_per_image == 128

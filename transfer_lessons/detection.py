@@ -150,7 +150,13 @@ def build_detector(backbone: str = "efficientnet_lite0", num_classes: int = 2, *
     anchors = AnchorGenerator(sizes, ((0.5, 1.0, 2.0),) * len(sizes))
     pooler = MultiScaleRoIAlign(featmap_names=[str(i) for i in range(len(body.levels))], output_size=7,
                                 sampling_ratio=2)
-    return FasterRCNN(body, num_classes=num_classes, rpn_anchor_generator=anchors, box_roi_pool=pooler, **common)
+    # Fewer proposals and RoI samples than torchvision's defaults (2000 proposals, 512 RoIs per
+    # image), which are sized for COCO's 80 classes at 800 px. Measured on PennFudan (lite0, 256 px,
+    # batch 4, 2 CPU cores): with these, ~48 s per epoch and AP50 0.46 / 0.78 / 0.82 after epochs
+    # 1-3 (0.87 after 5); with torchvision's, ~94 s per epoch and AP50 0.38 / 0.64 / 0.69.
+    return FasterRCNN(body, num_classes=num_classes, rpn_anchor_generator=anchors, box_roi_pool=pooler,
+                      rpn_pre_nms_top_n_train=1000, rpn_post_nms_top_n_train=500, rpn_pre_nms_top_n_test=500,
+                      rpn_post_nms_top_n_test=300, box_batch_size_per_image=128, **common)
 
 
 # torchvision's COCO-trained Faster R-CNN on MobileNetV3-Large + FPN: the file name's suffix is the

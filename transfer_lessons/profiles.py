@@ -60,7 +60,7 @@ PROFILES: dict[str, Profile] = {
     ),
     # A laptop's CPU: real data and real results in minutes.
     "cpu": Profile(name="cpu", image_size=224, epochs=2, data_fractions=(0.1, 0.25, 1.0), lr_find_steps=6,
-                   det_min_size=320, det_epochs=6, robust_image_size=128, attack_images=48, pgd_steps=5, adv_epochs=2),
+                   det_min_size=256, det_epochs=6, robust_image_size=128, attack_images=48, pgd_steps=5, adv_epochs=2),
     # The full lesson on one GPU.
     "gpu": Profile(
         name="gpu", image_size=224, batch_size=64, epochs=10, num_workers=4, lr_find_steps=60,
