@@ -22,6 +22,8 @@ from typing import Mapping, Optional
 import torch
 from torch import nn
 
+from .runtime import synchronize
+
 __all__ = ["count_flops", "measure_latency", "peak_memory_mb", "describe_backbone",
            "benchmark_backbone", "pareto_front", "best_under_budget"]
 
@@ -57,11 +59,6 @@ def count_flops(model: nn.Module, input_size: int) -> int:
     return int(counter.get_total_flops())
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)  # CUDA calls return before the GPU is done: wait for it
-
-
 def measure_latency(model: nn.Module, input_size: int, batch_size: int = 1, repeats: int = 10,
                     warmup: int = 2, max_seconds: float = 5.0) -> dict:
     """Median wall time of a forward pass in inference mode, after ``warmup`` untimed passes.
@@ -89,12 +86,12 @@ def measure_latency(model: nn.Module, input_size: int, batch_size: int = 1, repe
     with torch.inference_mode():
         for _ in range(warmup):
             model(x)
-        _sync(device)
+        synchronize(device)
         start_all = time.perf_counter()
         for _ in range(max(1, repeats)):
             start = time.perf_counter()
             model(x)
-            _sync(device)
+            synchronize(device)
             times.append(time.perf_counter() - start)
             if len(times) >= 2 and time.perf_counter() - start_all > max_seconds:
                 break
@@ -145,7 +142,7 @@ def peak_memory_mb(model: nn.Module, input_size: int, batch_size: int = 1) -> tu
         torch.cuda.reset_peak_memory_stats(device)
         with torch.inference_mode():
             model(x)
-        _sync(device)
+        synchronize(device)
         return (torch.cuda.max_memory_allocated(device) - before) / 2**20, "torch.cuda.max_memory_allocated"
     _release_freed_memory()
     try:

@@ -415,21 +415,16 @@ def plot_roc(detectors: Mapping[str, tuple], title: str = "Detecting attacked im
         >>> fig = plot_roc({"noise": (clean_scores, attacked_scores)})
     Shown in lesson 05, *Detecting attacks*.
     """
-    import torch
     from torchmetrics.functional.classification import binary_roc
 
-    from .robustness import roc_auc
+    from .robustness import detector_scores, roc_auc
 
     if not detectors:
         raise ValueError("plot_roc: no detectors given.")
     fig = _LessonFigure(figsize=(5.5, 5), layout="constrained")
     ax = fig.subplots()
     for name, (clean, attacked) in detectors.items():
-        clean, attacked = (torch.as_tensor(s).detach().cpu().double().flatten() for s in (clean, attacked))
-        scores = torch.cat([clean, attacked])
-        scores = (scores - scores.min()) / (scores.max() - scores.min()).clamp_min(1e-300)  # as roc_auc does
-        labels = torch.cat([torch.zeros(len(clean)), torch.ones(len(attacked))]).long()
-        fpr, tpr, _ = binary_roc(scores, labels)
+        fpr, tpr, _ = binary_roc(*detector_scores(clean, attacked))
         ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc(clean, attacked):.2f})")
     ax.plot([0, 1], [0, 1], ":", color="grey", label="chance (AUC 0.50)")
     ax.set(title=title, xlabel="false-positive rate (clean images flagged)",

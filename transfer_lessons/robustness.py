@@ -22,7 +22,7 @@ from torchvision.transforms.v2 import functional as TF
 
 from .errors import UnknownName
 
-__all__ = ["fgsm", "pgd", "accuracy_under_attack", "squeeze_score", "noise_score", "roc_auc", "CORRUPTIONS",
+__all__ = ["fgsm", "pgd", "accuracy_under_attack", "squeeze_score", "noise_score", "detector_scores", "roc_auc", "CORRUPTIONS",
            "corrupt", "unsafe_pickle_demo"]
 
 
@@ -205,6 +205,24 @@ def noise_score(images: torch.Tensor, *, mean: Sequence[float], std: Sequence[fl
     return laplacian.abs().flatten(1).quantile(quantile, dim=1)
 
 
+def detector_scores(scores_clean, scores_attacked) -> tuple[torch.Tensor, torch.Tensor]:
+    """Both sets of detector scores as one [N + M] tensor rescaled to [0, 1], and labels (1 = attacked).
+
+    On the CPU (the scores may come from a GPU). torchmetrics squashes scores outside [0, 1] with a
+    sigmoid, which can tie large ones; a min-max rescale keeps the order, and ROC curves and their
+    area depend only on the order. Used by ``roc_auc`` and ``plots.plot_roc``.
+    Raises:
+        ValueError: a set of scores is empty or not 1-D.
+    """
+    clean, attacked = (torch.as_tensor(s).detach().cpu().double() for s in (scores_clean, scores_attacked))
+    if clean.ndim != 1 or attacked.ndim != 1 or not len(clean) or not len(attacked):
+        raise ValueError(f"detector scores of shape {tuple(clean.shape)} and {tuple(attacked.shape)}; "
+                         "expected two non-empty 1-D tensors.")
+    scores = torch.cat([clean, attacked])
+    scores = (scores - scores.min()) / (scores.max() - scores.min()).clamp_min(1e-300)
+    return scores, torch.cat([torch.zeros(len(clean)), torch.ones(len(attacked))]).long()
+
+
 def roc_auc(scores_clean: torch.Tensor, scores_attacked: torch.Tensor) -> float:
     """Area under the ROC curve of a detector: P(attacked score > clean score), ties counting half.
 
@@ -218,16 +236,8 @@ def roc_auc(scores_clean: torch.Tensor, scores_attacked: torch.Tensor) -> float:
         >>> roc_auc(torch.tensor([0.1, 0.2]), torch.tensor([0.8, 0.9]))
     Shown in lesson 05, *Detecting attacks*.
     """
-    # on the CPU: the labels below are built there, and the scores may come from a GPU
-    clean, attacked = (torch.as_tensor(s).detach().cpu().double() for s in (scores_clean, scores_attacked))
-    if clean.ndim != 1 or attacked.ndim != 1 or not len(clean) or not len(attacked):
-        raise ValueError(f"roc_auc: scores of shape {tuple(clean.shape)} and {tuple(attacked.shape)}; "
-                         "expected two non-empty 1-D tensors.")
-    scores = torch.cat([clean, attacked])
-    # torchmetrics squashes scores outside [0, 1] with a sigmoid, which can tie large ones;
-    # a min-max rescale keeps the order, and the AUROC depends only on the order.
-    scores = (scores - scores.min()) / (scores.max() - scores.min()).clamp_min(1e-300)
-    return float(binary_auroc(scores, torch.cat([torch.zeros(len(clean)), torch.ones(len(attacked))]).long()))
+    scores, labels = detector_scores(scores_clean, scores_attacked)
+    return float(binary_auroc(scores, labels))
 
 
 def _as_pixels(image: torch.Tensor, severity: int, caller: str) -> torch.Tensor:

@@ -20,7 +20,7 @@ import torch
 from torch import nn
 
 from .errors import UnknownName
-from .runtime import pick_device, seed_everything, versions
+from .runtime import pick_device, seed_everything, synchronize, versions
 from .train import train_one_epoch
 from .utilisation import achieved_flops, mfu, peak_flops, train_flops_per_image
 
@@ -70,18 +70,11 @@ def bare_train_loop(model: nn.Module, batches, optimizer, loss_fn, *, amp_dtype=
             optimizer.step()
 
 
-def _sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)  # GPU calls return before the GPU is done: wait for it
-    elif device.type == "mps":
-        torch.mps.synchronize()
-
-
 def _timed(run: Callable[[], object], device: torch.device) -> float:
-    _sync(device)  # start the clock on an idle device, stop it when the device is done
+    synchronize(device)  # start the clock on an idle device, stop it when the device is done
     start = time.perf_counter()
     run()
-    _sync(device)
+    synchronize(device)
     return time.perf_counter() - start
 
 

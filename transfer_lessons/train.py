@@ -21,17 +21,11 @@ from .errors import NonFiniteLoss, TransferLessonsError, UnknownName
 from .metrics import History, MetricLogger, accuracy, format_epoch
 from .params import (BN_MODES, count_parameters, param_groups, train_mode, unfreeze_backbone,
                      unfreeze_for_epoch)
-from .runtime import pick_device, seed_everything
+from .runtime import pick_device, seed_everything, synchronize
 from .schedules import make_scheduler
 
 __all__ = ["train_one_epoch", "evaluate", "fit"]
 _AMP_DTYPES = {"bf16": torch.bfloat16, "fp16": torch.float16}
-
-
-def _sync(device: torch.device) -> None:
-    # CUDA runs asynchronously: without a sync the clock stops before the GPU finishes.
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
 
 
 def _progress_bar(loader, desc: str, progress: bool):
@@ -87,7 +81,7 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
     device = torch.device(device)
     train_mode(model, bn_mode)
     log = MetricLogger()
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     bar = _progress_bar(loader, f"epoch {epoch} train", progress)
     for step, (images, targets) in enumerate(bar, start=1):
@@ -127,7 +121,7 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
         log.update(n=len(targets), loss=loss_value, acc=acc)
         if progress:
             bar.set_postfix_str(str(log), refresh=False)
-    _sync(device)
+    synchronize(device)
     return _summary(log, time.perf_counter() - start)
 
 
@@ -165,7 +159,7 @@ def evaluate(model, loader, loss_fn, device, *, amp_dtype=None, channels_last=Fa
     device = torch.device(device)
     model.eval()
     log, all_logits, all_targets = MetricLogger(), [], []
-    _sync(device)
+    synchronize(device)
     start = time.perf_counter()
     for images, targets in _progress_bar(loader, "evaluate", progress):
         images, targets = _to_device(images, targets, device, channels_last)
@@ -176,7 +170,7 @@ def evaluate(model, loader, loss_fn, device, *, amp_dtype=None, channels_last=Fa
         if return_outputs:
             all_logits.append(logits.float().cpu())
             all_targets.append(targets.cpu())
-    _sync(device)
+    synchronize(device)
     result = _summary(log, time.perf_counter() - start)
     if return_outputs:
         result["logits"] = torch.cat(all_logits) if all_logits else torch.empty(0)
