@@ -87,6 +87,37 @@ def _check_02_fine_tuning(m):
         assert m["data_efficiency.pretrained.25"] > m["data_efficiency.scratch.100"]
 
 
+DETECTION_VARIANTS = ("pretrained", "frozen_backbone", "scratch")
+
+
+def _check_03_detection(m):
+    for key in ("map50.pretrained", "map.pretrained", "map75.pretrained", "map50.scratch", "map.scratch",
+                "map50.frozen_backbone"):
+        assert 0 <= m[key] <= 1, f"{key} = {m.get(key)}"
+    for name in DETECTION_VARIANTS:
+        assert m[f"train_seconds.{name}"] > 0, name
+    latency = {k: v for k, v in m.items() if k.startswith("latency_ms.")}
+    assert len(latency) >= 4 and all(v > 0 for v in latency.values()), latency
+    assert f"latency_ms.fasterrcnn_{m['run']['backbone']}_{m['run']['min_size']}px" in latency, sorted(latency)
+    run = m["run"]
+    if run["data_source"] != "mirror":
+        return
+    assert m["map50.pretrained"] >= m["map50.scratch"], (m["map50.pretrained"], m["map50.scratch"])
+    if run["profile"] == "smoke":
+        return
+    # cpu and gpu: real PennFudan, full test split
+    assert m["map.pretrained"] <= m["map50.pretrained"], "AP averaged over stricter IoUs cannot beat AP50"
+    assert m["train_seconds.frozen_backbone"] < m["train_seconds.pretrained"], "a frozen backbone has no backward pass"
+    if run["profile"] == "cpu":  # the issue's bounds: 2 cores, 256 px, 3 epochs
+        assert m["map50.pretrained"] >= 0.75, m["map50.pretrained"]
+        assert m["map50.pretrained"] - m["map50.scratch"] >= 0.3, (m["map50.pretrained"], m["map50.scratch"])
+    else:  # gpu
+        assert m["map50.pretrained"] >= 0.95 and m["map.pretrained"] >= 0.60, (m["map50.pretrained"], m["map.pretrained"])
+
+
+SPEED_RUNGS = ("baseline", "cached_data", "workers", "channels_last", "bf16", "fp16", "compile", "batch_size")
+
+
 def _check_05_robustness(m):
     from transfer_lessons.robustness import CORRUPTIONS
 
@@ -113,9 +144,9 @@ def _check_05_robustness(m):
 
 # Every lesson must say how its recorded metrics are checked (see test_every_lesson_is_checked).
 CHECKS = {"00_tour": _check_00_tour, "01_backbone_selection": _check_01_backbone_selection,
-          "02_fine_tuning": _check_02_fine_tuning, "05_robustness": _check_05_robustness}
+          "02_fine_tuning": _check_02_fine_tuning, "03_detection": _check_03_detection, "05_robustness": _check_05_robustness}
 # Whole-lesson time budgets per profile (the issues' bounds), for reports of `make course`.
-BUDGET_SECONDS = {"cpu": {"02_fine_tuning": 360, "05_robustness": 180}}
+BUDGET_SECONDS = {"cpu": {"02_fine_tuning": 360, "03_detection": 480, "05_robustness": 180}}
 
 
 def _offline_env(tmp: Path, mirror: bool = True) -> dict:

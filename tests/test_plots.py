@@ -172,3 +172,15 @@ def test_robustness_figures_are_labelled_and_reject_empty_input():
     for plot in (plot_attack_curves, plot_roc, plot_reliability):
         with pytest.raises(ValueError, match="no"):
             plot({})
+
+
+def test_plot_histories_draws_another_metric_and_tradeoff_takes_labels():
+    from transfer_lessons.plots import plot_histories, plot_tradeoff
+
+    fig = plot_histories({"a": [{"epoch": 1, "train_loss": 1.0, "map_50": 0.4}, {"epoch": 2, "train_loss": 0.5, "map_50": 0.6}]},
+                         metric="map_50", metric_label="AP50 (%)", metric_title="AP at IoU 0.5")
+    right = fig.axes[1]
+    assert right.get_ylabel() == "AP50 (%)" and right.get_title() == "AP at IoU 0.5"
+    assert list(right.lines[0].get_ydata()) == [40.0, 60.0]
+    fig = plot_tradeoff({"x": {"latency_ms": 5.0, "map_50": 0.5, "params_m": 1.0}}, y="map_50", ylabel="AP50 (%)")
+    assert fig.axes[0].get_ylabel() == "AP50 (%)"

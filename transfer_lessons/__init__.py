@@ -11,14 +11,18 @@ from .benchmark import benchmark_backbone, describe_backbone, pareto_front
 from .cli import doctor_report
 from .datasets import fraction_subset, load_classification, make_loaders, with_transform
 from .detection import box_iou_by_hand, build_detector, coco_detector
-from .detection_data import load_detection
-from .detection_train import evaluate_detector, fit_detector, train_detector_one_epoch
+from .detection_data import load_detection, make_detection_loaders
+from .detection_eval import (average_precision, match_detections, missed_objects, precision_at, precision_recall,
+                             threshold_for_precision)
+from .detection_viz import draw_boxes, plot_iou_histogram, plot_pr_curves, show_detections
+from .detection_train import detector_latency, evaluate_detector, fit_detector, train_detector_one_epoch
 from .errors import (AssetError, BadImage, ChecksumMismatch, DataError, DatasetLayoutError,
                      NonFiniteLoss, OfflineAssetMissing, TransferLessonsError, UnknownName,
                      UnsafeArchive)
 from .exercises import (check_budget_pick, check_cat_classes, check_detector_threshold, check_ece, check_pgd_step,
                         check_gflops, check_normalize, check_preprocessing, check_recall, check_stem_lr,
-                        check_top1_label, check_trainable_count)
+                        check_top1_label, check_trainable_count, check_iou, check_precision_threshold,
+                        check_detector_backbone)
 from .finetune import FineTuneResult, fine_tune
 from .interpret import confident_mistakes, confusion_matrix, grad_cam, per_class_report
 from .lr_finder import lr_find
@@ -39,7 +43,7 @@ from .strategies import STRATEGIES, Strategy, apply_strategy, get_strategy, list
 from .report import read_records, record, run_lessons, say
 from .runtime import pick_device, seed_everything
 from .train import evaluate, fit, train_one_epoch
-from .widgets import backbone_explorer, photo_picker, upload_predictor
+from .widgets import backbone_explorer, detection_explorer, filter_detections, photo_picker, upload_predictor
 
 __version__ = "0.1.0"
 
@@ -49,7 +53,9 @@ __all__ = [
     "load_classification", "load_detection", "make_loaders", "fraction_subset", "with_transform",
     # detection (lesson 03)
     "box_iou_by_hand", "build_detector", "coco_detector", "fit_detector", "evaluate_detector",
-    "train_detector_one_epoch",
+    "train_detector_one_epoch", "detector_latency", "make_detection_loaders", "match_detections", "precision_recall",
+    "average_precision", "precision_at", "threshold_for_precision", "missed_objects", "draw_boxes", "show_detections",
+    "plot_pr_curves", "plot_iou_histogram", "detection_explorer", "filter_detections",
     # backbones
     "BackboneCard", "create_backbone", "get_card", "imagenet_labels", "list_backbones",
     "SAMPLE_PHOTOS", "predict_topk", "sample_photo",
@@ -78,6 +84,7 @@ __all__ = [
     "check_cat_classes", "check_normalize", "check_top1_label",
     "check_gflops", "check_budget_pick", "check_preprocessing", "check_trainable_count", "check_stem_lr",
     "check_recall", "check_pgd_step", "check_ece", "check_detector_threshold",
+    "check_iou", "check_precision_threshold", "check_detector_backbone",
     # errors
     "TransferLessonsError", "AssetError", "ChecksumMismatch", "OfflineAssetMissing",
     "UnsafeArchive", "DataError", "BadImage", "DatasetLayoutError", "NonFiniteLoss",

@@ -79,6 +79,7 @@ class TimmFPN(nn.Module):
         from torchvision.ops.feature_pyramid_network import LastLevelMaxPool
 
         super().__init__()
+        self.name = name
         self.body = create_backbone(name, pretrained=pretrained, num_classes=0, progress=False)
         info = self.body.feature_info  # timm: one dict per level (channels, reduction, module)
         self.levels = list(levels) if levels is not None else list(range(len(info)))[-3:]
@@ -111,7 +112,7 @@ class TimmFPN(nn.Module):
 
 def build_detector(backbone: str = "efficientnet_lite0", num_classes: int = 2, *, kind: str = "fasterrcnn",
                    pretrained: bool = True, trainable_levels: Optional[int] = None, min_size: int = 320,
-                   max_size: Optional[int] = None, fpn_channels: int = 96) -> nn.Module:
+                   max_size: Optional[int] = None, fpn_channels: int = 96, test_proposals: int = 300) -> nn.Module:
     """A torchvision detector whose backbone is a catalog backbone under a feature pyramid.
 
     Args:
@@ -122,6 +123,9 @@ def build_detector(backbone: str = "efficientnet_lite0", num_classes: int = 2, *
         min_size, max_size: the detector resizes each image's shorter side to ``min_size``
             (longer side at most ``max_size``, default ``2 * min_size``).
         fpn_channels: channels of the pyramid (small keeps it fast on a CPU).
+        test_proposals: regions the RPN passes to the second stage per image at inference
+            (Faster R-CNN only). The second stage runs once per region, so this is a speed knob
+            that needs no retraining: load a trained detector's weights into one built with fewer.
     Returns:
         A ``torchvision.models.detection`` model: ``model(images, targets)`` gives losses in
         training mode, ``model(images)`` a list of ``{"boxes", "labels", "scores"}`` in eval mode.
@@ -156,7 +160,7 @@ def build_detector(backbone: str = "efficientnet_lite0", num_classes: int = 2, *
     # 1-3 (0.87 after 5); with torchvision's, ~94 s per epoch and AP50 0.38 / 0.64 / 0.69.
     return FasterRCNN(body, num_classes=num_classes, rpn_anchor_generator=anchors, box_roi_pool=pooler,
                       rpn_pre_nms_top_n_train=1000, rpn_post_nms_top_n_train=500, rpn_pre_nms_top_n_test=500,
-                      rpn_post_nms_top_n_test=300, box_batch_size_per_image=128, **common)
+                      rpn_post_nms_top_n_test=test_proposals, box_batch_size_per_image=128, **common)
 
 
 # torchvision's COCO-trained Faster R-CNN on MobileNetV3-Large + FPN: the file name's suffix is the

@@ -24,7 +24,7 @@ from .assets import AssetSource, resolve_dataset
 from .datasets import _check_task, open_rgb
 from .errors import DataError, DatasetLayoutError
 
-__all__ = ["DetectionDataset", "DetectionData", "load_detection", "collate_detection"]
+__all__ = ["DetectionDataset", "DetectionData", "load_detection", "collate_detection", "make_detection_loaders"]
 
 
 def _check_boxes(boxes: torch.Tensor, width: int, height: int, where: str) -> None:
@@ -216,3 +216,20 @@ def load_detection(name_or_path="pennfudan", *, min_size: int = 320, train_image
     train_ids = order[held_out:][:train_images] if train_images is not None else order[held_out:]
     return DetectionData(train=Subset(train_set, train_ids), test=Subset(test_set, order[:held_out]),
                          classes=test_set.classes, source=source)
+
+
+def make_detection_loaders(data: DetectionData, batch_size: int = 4, num_workers: int = 0, seed: int = 0):
+    """Train (shuffled, seeded) and test DataLoaders over ``data``, batching with ``collate_detection``.
+
+    Both loaders own a random generator, so iterating either never draws from torch's global one:
+    evaluating between epochs leaves the training run (its flips, the RPN's sampling) unchanged.
+
+    Example:
+        >>> train_loader, test_loader = make_detection_loaders(data, batch_size=4)  # doctest: +SKIP
+    Used in lesson 03.
+    """
+    from torch.utils.data import DataLoader
+
+    common = dict(batch_size=batch_size, num_workers=num_workers, collate_fn=collate_detection)
+    return (DataLoader(data.train, shuffle=True, generator=torch.Generator().manual_seed(seed), **common),
+            DataLoader(data.test, shuffle=False, generator=torch.Generator().manual_seed(seed), **common))

@@ -12,7 +12,7 @@ from typing import Callable
 
 __all__ = ["check_top1_label", "check_cat_classes", "check_normalize", "check_gflops", "check_budget_pick",
            "check_preprocessing", "check_trainable_count", "check_stem_lr", "check_recall", "check_pgd_step", "check_ece",
-           "check_detector_threshold", "CHECKS"]
+           "check_detector_threshold", "check_iou", "check_precision_threshold", "check_detector_backbone", "CHECKS"]
 
 CHECKS: dict[str, Callable] = {}
 
@@ -268,3 +268,70 @@ def check_detector_threshold(answer, clean_scores=None, attacked_scores=None, ma
         caught, most = int((attacked > answer).sum()), int((attacked > best).sum())
         passed = fpr <= max_fpr and caught >= most
     return _verdict("detector_threshold", passed, hint, answer)
+
+
+@_exercise
+def check_iou(answer) -> Verdict:
+    """Exercise: ``answer(boxes_a, boxes_b)`` is the N x M matrix of IoUs of XYXY boxes."""
+    import torch
+    from torchvision.ops import box_iou
+
+    hint = ("broadcast: corners of the intersections are max of the top-lefts and min of the bottom-rights "
+            "(a[:, None, :2] against b[None, :, :2]); clamp widths and heights at 0; IoU = inter / (area_a + area_b - inter)")
+    passed = False
+    if callable(answer):
+        generator = torch.Generator().manual_seed(0)
+        corners = torch.rand(7, 2, 2, generator=generator) * 100
+        a = torch.cat([corners.min(1).values, corners.max(1).values + 1], 1)
+        b = torch.cat([a[:3], torch.tensor([[200.0, 200, 210, 210], [0, 0, 50, 50], [50, 0, 100, 50]])])
+        a = torch.cat([a, torch.tensor([[0.0, 0, 50, 50]])])  # touches b's last box: IoU 0
+        try:
+            mine = torch.as_tensor(answer(a.clone(), b.clone()))
+            passed = mine.shape == (len(a), len(b)) and bool(torch.allclose(mine.float(), box_iou(a, b), atol=1e-5))
+        except Exception as exc:  # noqa: BLE001 - a learner's bug is a "not yet", not a crash
+            hint = f"it raised {type(exc).__name__}: {exc}. Then: {hint}"
+    return _verdict("iou", passed, hint, answer)
+
+
+@_exercise
+def check_precision_threshold(answer, matches=None, target: float = 0.9) -> Verdict:
+    """Exercise: the score threshold that keeps the most objects found while the kept predictions
+    reach ``target`` precision (a prediction is kept when its score is at least the threshold)."""
+    from .detection_eval import precision_at, threshold_for_precision
+
+    hint = (f"walk down the predictions from the most confident; after each, precision = true positives / kept; "
+            f"the answer is the score of the last prediction at which precision is still >= {target}")
+    passed = False
+    if _is_number(answer) and matches is not None:
+        best = threshold_for_precision(matches, target)
+        precision, recall = precision_at(matches, float(answer))
+        passed = best is not None and precision >= target and recall >= precision_at(matches, best)[1]
+    return _verdict("precision_threshold", passed, hint, answer)
+
+
+@_exercise
+def check_detector_backbone(answer, lesson_backbone: str = "efficientnet_lite0", image_size: int = 128) -> Verdict:
+    """Exercise: ``answer`` is a detector from ``build_detector`` on another catalog backbone than the
+    lesson's, and it detects (in eval mode it returns boxes, labels and scores for an image)."""
+    import torch
+
+    from .detection import TimmFPN
+
+    hint = ("tl.build_detector(<another name from tl.list_backbones()>, num_classes=2, min_size=...); "
+            f"any backbone but {lesson_backbone}")
+    passed = False
+    if answer is not None:
+        body = getattr(answer, "backbone", None)
+        if not isinstance(body, TimmFPN):
+            hint = f"that is not a detector from tl.build_detector (its .backbone is not a TimmFPN). {hint}"
+        elif body.name == lesson_backbone:
+            hint = f"it still uses {lesson_backbone}. {hint}"
+        else:
+            try:
+                answer.eval()
+                with torch.no_grad():
+                    output = answer([torch.rand(3, image_size, image_size)])
+                passed = isinstance(output, list) and {"boxes", "labels", "scores"} <= set(output[0])
+            except Exception as exc:  # noqa: BLE001
+                hint = f"running it on an image raised {type(exc).__name__}: {exc}"
+    return _verdict("detector_backbone", passed, hint, answer)

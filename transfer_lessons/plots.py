@@ -69,15 +69,18 @@ def plot_history(history, title: str = "Training history") -> Figure:
     return fig
 
 
-def plot_histories(histories: Mapping[str, object], title: str = "Learning curves") -> Figure:
+def plot_histories(histories: Mapping[str, object], title: str = "Learning curves", metric: str = "val_acc",
+                   metric_label: str = "top-1 accuracy (%)", metric_title: str = "Validation accuracy") -> Figure:
     """Several runs' learning curves side by side: training loss and validation accuracy per epoch.
 
     Args:
         histories: run name → ``History`` (or list of per-epoch dicts).
         title: the figure's title.
+        metric, metric_label, metric_title: the right panel's row key (a fraction, drawn in percent),
+            its axis label and title; e.g. ``"map_50"`` for a detector's AP50 (lesson 03).
 
     Returns:
-        A Figure with two axes: training loss (left), validation accuracy in percent (right).
+        A Figure with two axes: training loss (left), the metric in percent (right).
 
     Raises:
         ValueError: no runs, or a run with no rows.
@@ -97,9 +100,11 @@ def plot_histories(histories: Mapping[str, object], title: str = "Learning curve
             raise ValueError(f"plot_histories: run {name!r} has no epochs.")
         epochs = [row["epoch"] for row in rows]
         loss_ax.plot(epochs, [row["train_loss"] for row in rows], "o-", label=name)
-        acc_ax.plot(epochs, [100 * (row.get("val_acc") or float("nan")) for row in rows], "s-", label=name)
-    loss_ax.set(title="Training loss", xlabel="epoch", ylabel="cross-entropy loss (nats per image)")
-    acc_ax.set(title="Validation accuracy", xlabel="epoch", ylabel="top-1 accuracy (%)")
+        values = [row.get(metric) for row in rows]
+        acc_ax.plot(epochs, [float("nan") if v is None else 100 * v for v in values], "s-", label=name)
+    loss_ax.set(title="Training loss", xlabel="epoch",
+                ylabel="cross-entropy loss (nats per image)" if metric == "val_acc" else "training loss")
+    acc_ax.set(title=metric_title, xlabel="epoch", ylabel=metric_label)
     for ax in (loss_ax, acc_ax):
         ax.legend(fontsize="small")
         ax.grid(alpha=0.3)
@@ -213,14 +218,15 @@ def bar_chart(values: Mapping[str, float], title: str, ylabel: str) -> Figure:
 
 def plot_tradeoff(table: Mapping[str, Mapping], front: Sequence[str] = (), x: str = "latency_ms",
                   y: str = "probe_acc", size: str = "params_m",
-                  title: str = "Accuracy against latency") -> Figure:
+                  title: str = "Accuracy against latency", ylabel: str = "accuracy (%)",
+                  xlabel: str = "latency at batch 1 (ms per image)") -> Figure:
     """One marker per backbone at (latency, accuracy), its area growing with its parameter count.
 
     Args:
         table: name → row with numbers under ``x``, ``y`` and ``size``.
         front: names on the Pareto front; joined by a line and drawn filled.
         x, y, size: row keys: cost (ms per image), score (fraction), parameters (millions).
-        title: the figure's title.
+        title, ylabel, xlabel: the figure's title and axis labels.
 
     Returns:
         A Figure with one axes, each marker labelled with its name.
@@ -248,7 +254,7 @@ def plot_tradeoff(table: Mapping[str, Mapping], front: Sequence[str] = (), x: st
         ax.plot([table[n][x] for n in ordered], [100 * table[n][y] for n in ordered], "--",
                 color="tab:orange", label="Pareto front")
         ax.legend(loc="lower right")
-    ax.set(title=title, xlabel="latency at batch 1 (ms per image)", ylabel="accuracy (%)")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.margins(0.25)
     ax.grid(alpha=0.3)
     return fig

@@ -37,6 +37,8 @@ class Profile:
     det_train_images: Optional[int] = None  # cap on detection training images (None = all)
     det_test_images: Optional[int] = 50  # detection test images held out
     det_epochs: int = 6  # detection training epochs
+    det_eval_every: int = 1  # measure the detectors' AP every this many epochs (and after the last)
+    det_batch_size: int = 4  # detection images per optimiser step (fit_detector's lr 0.02 is tuned for 4)
     # --- robustness (lesson 05) ---
     robust_image_size: int = 224  # input side of lesson 05's models, pixels (attacks cost a backward pass per step)
     attack_images: Optional[int] = None  # validation images attacked (None = all), the same ones for every model
@@ -60,7 +62,7 @@ PROFILES: dict[str, Profile] = {
     ),
     # A laptop's CPU: real data and real results in minutes.
     "cpu": Profile(name="cpu", image_size=224, epochs=2, data_fractions=(0.1, 0.25, 1.0), lr_find_steps=6,
-                   det_min_size=256, det_epochs=6, robust_image_size=128, attack_images=48, pgd_steps=5, adv_epochs=2),
+                   det_min_size=256, det_epochs=3, det_eval_every=3, robust_image_size=128, attack_images=48, pgd_steps=5, adv_epochs=2),
     # The full lesson on one GPU.
     "gpu": Profile(
         name="gpu", image_size=224, batch_size=64, epochs=10, num_workers=4, lr_find_steps=60,

@@ -10,7 +10,8 @@ from __future__ import annotations
 import os
 from typing import Iterable
 
-__all__ = ["is_headless", "photo_picker", "backbone_explorer", "upload_predictor"]
+__all__ = ["is_headless", "photo_picker", "backbone_explorer", "upload_predictor", "detection_explorer",
+           "filter_detections"]
 
 
 def is_headless() -> bool:
@@ -217,5 +218,65 @@ def upload_predictor(loaded, fallback_image=None, k: int = 5):
 
     upload.observe(show, names="value")
     box = widgets.VBox([upload, output])
+    display(box)
+    return box
+
+
+def filter_detections(raw: dict, score_threshold: float, nms_iou: float) -> dict:
+    """A detector's raw output (before suppression) after its two last steps: drop boxes scored
+    below ``score_threshold``, then non-maximum suppression at ``nms_iou`` (``torchvision.ops.nms``).
+
+    Example:
+        >>> kept = filter_detections(raw, score_threshold=0.5, nms_iou=0.5)  # doctest: +SKIP
+    Shown in lesson 03, *Non-maximum suppression*.
+    """
+    from torchvision.ops import nms
+
+    keep = raw["scores"] >= score_threshold
+    boxes, scores = raw["boxes"][keep], raw["scores"][keep]
+    kept = nms(boxes.float(), scores.float(), nms_iou)
+    return {"boxes": boxes[kept], "scores": scores[kept]}
+
+
+def detection_explorer(image, raw: dict, objects=None, score_threshold: float = 0.5, nms_iou: float = 0.5):
+    """Sliders for the score threshold and the NMS IoU redraw a detector's boxes on one image.
+
+    Args:
+        image: CHW tensor. raw: the detector's predictions with suppression switched off
+            (``{"boxes", "scores"}``), so the sliders can redo it. objects: the true boxes, or None.
+        score_threshold, nms_iou: the sliders' starting values.
+    Returns:
+        The widget, or None when headless; then the starting values are drawn once.
+    Example:
+        >>> detection_explorer(image, raw, target["boxes"])  # doctest: +SKIP
+    Shown in lesson 03, *Non-maximum suppression*.
+    """
+    from IPython.display import display
+
+    from .detection_viz import show_detections
+
+    def figure(score, iou):
+        kept = filter_detections(raw, score, iou)
+        return show_detections([image], [{"boxes": objects}] if objects is not None else None, [kept], score,
+                               title=f"score >= {score:.2f}, NMS IoU {iou:.2f}: {len(kept['boxes'])} boxes")
+
+    if is_headless():
+        display(figure(score_threshold, nms_iou))
+        return None
+    import ipywidgets as widgets
+
+    score = widgets.FloatSlider(value=score_threshold, min=0.05, max=0.95, step=0.05, description="score ≥")
+    iou = widgets.FloatSlider(value=nms_iou, min=0.1, max=1.0, step=0.05, description="NMS IoU")
+    output = widgets.Output()
+
+    def show(change=None):
+        output.clear_output(wait=True)
+        with output:
+            display(figure(score.value, iou.value))
+
+    score.observe(show, names="value")
+    iou.observe(show, names="value")
+    show()
+    box = widgets.VBox([widgets.HBox([score, iou]), output])
     display(box)
     return box
