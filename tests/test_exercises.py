@@ -80,3 +80,28 @@ def test_lesson05_checks_accept_right_answers_and_reject_near_misses():
     assert not tl.check_detector_threshold(17.0, clean, attacked), "flags 2 clean images: 10 %"
     assert not tl.check_detector_threshold(25.0, clean, attacked), "allowed, but catches fewer"
     assert tl.report.records()["exercise.detector_threshold"] == "failed"
+
+
+def test_lesson04_checks_accept_right_answers_and_reject_near_misses():
+    assert tl.check_mfu(100 * 2e9 / 1e12, 100, 2e9, 1e12)
+    assert not tl.check_mfu(100 * 2e9 / 1e12 * 100, 100, 2e9, 1e12), "a percentage is not a fraction"
+    assert not tl.check_mfu(0.2, None, 2e9, 1e12), "without the run's numbers there is nothing to check"
+    a = torch.tensor([[0.9, 0.1], [0.4, 0.6], [0.45, 0.55]])
+    b = torch.tensor([[0.6, 0.4], [0.8, 0.2], [0.7, 0.3]])
+    targets = torch.tensor([0, 0, 1])
+    # averaged probabilities: [0.75, 0.25], [0.6, 0.4], [0.575, 0.425] -> classes 0, 0, 0: accuracy 2/3
+    assert tl.check_ensemble_accuracy(2 / 3, [a, b], targets)
+    assert not tl.check_ensemble_accuracy(1 / 3, [a, b], targets)
+
+    def per_channel(weight):
+        scale = weight.abs().amax(dim=(1, 2, 3), keepdim=True) / 127
+        return (weight / scale).round().clamp(-127, 127) * scale
+
+    def per_tensor(weight):
+        scale = weight.abs().max() / 127
+        return (weight / scale).round().clamp(-127, 127) * scale
+
+    assert tl.check_quantize_weight(per_channel)
+    assert not tl.check_quantize_weight(per_tensor), "one scale for all channels crushes the quiet ones"
+    assert not tl.check_quantize_weight(lambda w: 1 / 0)
+    assert tl.report.records()["exercise.quantize_weight"] == "failed"

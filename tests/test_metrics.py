@@ -49,6 +49,14 @@ def test_accuracy_is_top1_fraction_and_checks_shapes():
         accuracy(logits[:3], torch.tensor([0, 1]))
 
 
+def test_accuracy_takes_mixed_soft_targets_as_their_larger_share():
+    """Mixup/cutmix targets are (N, C) probabilities; the dominant class is the one to predict."""
+    logits = torch.tensor([[2.0, 1.0], [0.0, 3.0], [1.0, 0.0], [0.0, 1.0]])
+    soft = torch.tensor([[0.7, 0.3], [0.2, 0.8], [0.4, 0.6], [0.1, 0.9]])
+    assert accuracy(logits, soft) == pytest.approx(0.75)
+    assert accuracy(logits, soft) == accuracy(logits, soft.argmax(1))
+
+
 def test_format_epoch_names_every_number_with_its_unit():
     line = format_epoch(ROWS[0], epochs=3)
     for part in ("epoch 1/3", "train loss 0.9000 acc 60.0%", "val loss 0.7000 acc 70.0%", "lr 1.00e-03",

@@ -22,7 +22,8 @@ from .errors import (AssetError, BadImage, ChecksumMismatch, DataError, DatasetL
 from .exercises import (check_budget_pick, check_cat_classes, check_detector_threshold, check_ece, check_pgd_step,
                         check_gflops, check_normalize, check_preprocessing, check_recall, check_stem_lr,
                         check_top1_label, check_trainable_count, check_iou, check_precision_threshold,
-                        check_detector_backbone)
+                        check_detector_backbone, check_ensemble_accuracy, check_mfu, check_quantize_weight)
+from .deploy import export_onnx, onnx_accuracy, onnx_latency, quantize_onnx
 from .finetune import FineTuneResult, fine_tune
 from .interpret import confident_mistakes, confusion_matrix, grad_cam, per_class_report
 from .lr_finder import lr_find
@@ -39,6 +40,7 @@ from .plots import (bar_chart, plot_confusion_matrix, plot_data_efficiency, plot
 from .profiles import PROFILES, Profile, get_profile
 from .params import count_parameters, freeze_backbone, param_groups, unfreeze_backbone
 from .schedules import make_scheduler, preview_schedule
+from .speedups import measure_throughput, speed_ladder
 from .strategies import STRATEGIES, Strategy, apply_strategy, get_strategy, list_strategies
 from .report import read_records, record, run_lessons, say
 from .runtime import pick_device, seed_everything
@@ -53,9 +55,9 @@ __all__ = [
     "load_classification", "load_detection", "make_loaders", "fraction_subset", "with_transform",
     # detection (lesson 03)
     "box_iou_by_hand", "build_detector", "coco_detector", "fit_detector", "evaluate_detector",
-    "train_detector_one_epoch", "detector_latency", "make_detection_loaders", "match_detections", "precision_recall",
-    "average_precision", "precision_at", "threshold_for_precision", "missed_objects", "draw_boxes", "show_detections",
-    "plot_pr_curves", "plot_iou_histogram", "detection_explorer", "filter_detections",
+    "train_detector_one_epoch", "detector_latency", "make_detection_loaders", "match_detections", "precision_recall", "average_precision",
+    "precision_at", "threshold_for_precision", "missed_objects", "draw_boxes", "show_detections", "plot_pr_curves",
+    "plot_iou_histogram", "detection_explorer", "filter_detections",
     # backbones
     "BackboneCard", "create_backbone", "get_card", "imagenet_labels", "list_backbones",
     "SAMPLE_PHOTOS", "predict_topk", "sample_photo",
@@ -73,6 +75,8 @@ __all__ = [
     # robustness, attacks and calibration (lesson 05)
     "fgsm", "pgd", "accuracy_under_attack", "squeeze_score", "noise_score", "roc_auc", "CORRUPTIONS", "corrupt",
     "unsafe_pickle_demo", "expected_calibration_error", "reliability_bins", "fit_temperature", "apply_temperature",
+    # optimization: speed, deployment (lesson 04)
+    "measure_throughput", "speed_ladder", "export_onnx", "quantize_onnx", "onnx_accuracy", "onnx_latency",
     # profiles and runtime
     "PROFILES", "Profile", "get_profile", "pick_device", "seed_everything",
     # reports, plots, widgets, exercises
@@ -85,6 +89,7 @@ __all__ = [
     "check_gflops", "check_budget_pick", "check_preprocessing", "check_trainable_count", "check_stem_lr",
     "check_recall", "check_pgd_step", "check_ece", "check_detector_threshold",
     "check_iou", "check_precision_threshold", "check_detector_backbone",
+    "check_mfu", "check_ensemble_accuracy", "check_quantize_weight",
     # errors
     "TransferLessonsError", "AssetError", "ChecksumMismatch", "OfflineAssetMissing",
     "UnsafeArchive", "DataError", "BadImage", "DatasetLayoutError", "NonFiniteLoss",

@@ -12,7 +12,8 @@ from typing import Callable
 
 __all__ = ["check_top1_label", "check_cat_classes", "check_normalize", "check_gflops", "check_budget_pick",
            "check_preprocessing", "check_trainable_count", "check_stem_lr", "check_recall", "check_pgd_step", "check_ece",
-           "check_detector_threshold", "check_iou", "check_precision_threshold", "check_detector_backbone", "CHECKS"]
+           "check_detector_threshold", "check_iou", "check_precision_threshold", "check_detector_backbone",
+           "check_mfu", "check_ensemble_accuracy", "check_quantize_weight", "CHECKS"]
 
 CHECKS: dict[str, Callable] = {}
 
@@ -335,3 +336,54 @@ def check_detector_backbone(answer, lesson_backbone: str = "efficientnet_lite0",
             except Exception as exc:  # noqa: BLE001
                 hint = f"running it on an image raised {type(exc).__name__}: {exc}"
     return _verdict("detector_backbone", passed, hint, answer)
+
+
+@_exercise
+def check_mfu(answer, images_per_s=None, flops_per_image=None, peak_flops=None) -> Verdict:
+    """Exercise: the model FLOPs utilisation of a run: ``images_per_s`` training images per second,
+    ``flops_per_image`` FLOPs per training image, on a device of ``peak_flops`` FLOP/s."""
+    hint = ("achieved FLOP/s = images per second x FLOPs per image; MFU = achieved / peak, a fraction "
+            "(0.05 for 5 %), not a percentage")
+    passed = False
+    if _is_number(answer) and None not in (images_per_s, flops_per_image, peak_flops):
+        expected = float(images_per_s) * float(flops_per_image) / float(peak_flops)
+        passed = abs(answer - expected) <= 1e-3 * abs(expected)
+    return _verdict("mfu", passed, hint, answer)
+
+
+@_exercise
+def check_ensemble_accuracy(answer, probs=None, targets=None) -> Verdict:
+    """Exercise: the accuracy of the ensemble that averages the class probabilities ``probs``
+    (one ``[N, C]`` tensor per model) and predicts the most probable class."""
+    import torch
+
+    hint = ("stack the models' probabilities, average them over the models (dim 0), take argmax over "
+            "the classes, and compare with the targets; average the probabilities, not the votes")
+    passed = False
+    if _is_number(answer) and probs is not None and targets is not None:
+        mean = torch.stack([torch.as_tensor(p).float().cpu() for p in probs]).mean(0)
+        expected = (mean.argmax(1) == torch.as_tensor(targets).cpu()).float().mean().item()
+        passed = abs(answer - expected) <= 1e-6
+    return _verdict("ensemble_accuracy", passed, hint, answer)
+
+
+@_exercise
+def check_quantize_weight(answer) -> Verdict:
+    """Exercise: ``answer(weight)`` quantizes a conv weight ``[out, in, k, k]`` to int8 with one
+    symmetric scale per output channel and returns the dequantized float weight."""
+    import torch
+
+    hint = ("per output channel: scale = max |w| / 127 (amax over dims 1, 2, 3, keepdim=True); "
+            "q = round(w / scale) clamped to [-127, 127]; return q * scale")
+    passed = False
+    if callable(answer):
+        weight = torch.randn(8, 4, 3, 3, generator=torch.Generator().manual_seed(0))
+        weight[0] *= 100  # one loud channel: a single scale for the whole tensor would crush the others
+        scale = weight.abs().amax(dim=(1, 2, 3), keepdim=True) / 127
+        expected = (weight / scale).round().clamp(-127, 127) * scale
+        try:
+            mine = torch.as_tensor(answer(weight.clone())).float()
+            passed = mine.shape == expected.shape and bool(torch.allclose(mine, expected, atol=1e-5, rtol=1e-5))
+        except Exception as exc:  # noqa: BLE001 - a learner's bug is a "not yet", not a crash
+            hint = f"it raised {type(exc).__name__}: {exc}. Then: {hint}"
+    return _verdict("quantize_weight", passed, hint, answer)

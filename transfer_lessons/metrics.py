@@ -83,7 +83,8 @@ def accuracy(logits, targets) -> float:
 
     Args:
         logits: ``(N, C)`` class scores.
-        targets: ``(N,)`` class indices.
+        targets: ``(N,)`` class indices, or ``(N, C)`` class probabilities (mixup and cutmix mix
+            two images' labels; the class with the larger share counts as the right answer).
 
     Returns:
         The fraction of rows whose highest score is the target class.
@@ -101,6 +102,8 @@ def accuracy(logits, targets) -> float:
         raise ValueError(f"accuracy: {logits.shape[0]} rows of logits but {targets.shape[0]} targets.")
     if targets.numel() == 0:
         return math.nan
+    if targets.ndim == 2:
+        targets = targets.argmax(dim=1)
     # .item() is a CPU-GPU sync point: one per batch is the price of a live progress bar.
     return (logits.argmax(dim=1) == targets).float().mean().item()
 

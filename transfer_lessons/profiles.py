@@ -39,6 +39,14 @@ class Profile:
     det_epochs: int = 6  # detection training epochs
     det_eval_every: int = 1  # measure the detectors' AP every this many epochs (and after the last)
     det_batch_size: int = 4  # detection images per optimiser step (fit_detector's lr 0.02 is tuned for 4)
+    # --- optimization (lesson 04) ---
+    opt_image_size: int = 224  # input side of lesson 04's speed runs and fine-tunes, pixels
+    speed_steps: int = 20  # timed optimiser steps per speed variant (data loading included)
+    speed_warmup: int = 3  # untimed steps before each timing (allocation, kernel choice, worker start-up)
+    speed_compile: bool = True  # time torch.compile too (compiling takes minutes on a CPU)
+    ensemble_backbones: tuple = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")  # lesson 04's ensemble
+    calibration_images: int = 256  # training images that fix the int8 model's activation ranges
+    ddp_model: Optional[str] = None  # model of lesson 04's 2-process DDP demo: None = the lesson's backbone, "tiny" = 2 convs
     # --- robustness (lesson 05) ---
     robust_image_size: int = 224  # input side of lesson 05's models, pixels (attacks cost a backward pass per step)
     attack_images: Optional[int] = None  # validation images attacked (None = all), the same ones for every model
@@ -59,10 +67,13 @@ PROFILES: dict[str, Profile] = {
         name="smoke", image_size=64, train_images=16, val_images=16, batch_size=8, epochs=1,
         det_min_size=128, det_train_images=4, det_test_images=4, det_epochs=1, bench_repeats=2,
         lr_find_steps=5, robust_image_size=64, attack_images=16, pgd_steps=2, adv_epochs=1,
+        opt_image_size=64, speed_steps=1, speed_warmup=1, speed_compile=False, calibration_images=16,
+        ensemble_backbones=("efficientnet_lite0", "efficientnet_lite1"), ddp_model="tiny",
     ),
     # A laptop's CPU: real data and real results in minutes.
     "cpu": Profile(name="cpu", image_size=224, epochs=2, data_fractions=(0.1, 0.25, 1.0), lr_find_steps=6,
-                   det_min_size=256, det_epochs=3, det_eval_every=3, robust_image_size=128, attack_images=48, pgd_steps=5, adv_epochs=2),
+                   det_min_size=256, det_epochs=3, det_eval_every=3, robust_image_size=128, attack_images=48, pgd_steps=5, adv_epochs=2,
+                   opt_image_size=160, speed_steps=10, speed_warmup=1, speed_compile=False, calibration_images=192),
     # The full lesson on one GPU.
     "gpu": Profile(
         name="gpu", image_size=224, batch_size=64, epochs=10, num_workers=4, lr_find_steps=60,
