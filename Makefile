@@ -20,10 +20,11 @@ export THP_MEM_ALLOC_ENABLE := 1
 
 STAMP := $(VENV)/.installed
 
-.PHONY: setup course test clean help
+.PHONY: setup course test clean help student instructor
 help:
 	@echo "make course [PROFILE=smoke|cpu|gpu]  set up, run every lesson, write reports/"
 	@echo "make test                            set up, run the whole test suite"
+	@echo "make student | make instructor       write build/student/ (no solutions) or build/instructor/"
 
 # Re-runs only when the dependency list changes: setup is quick when nothing changed.
 $(STAMP): pyproject.toml Makefile
@@ -41,6 +42,10 @@ course: setup
 
 test: setup
 	$(PYTHON) -m pytest
+
+# Classroom editions: the lessons with outputs cleared; the instructor's adds notebooks/solutions/.
+student instructor: setup
+	$(PYTHON) -m transfer_lessons edition $@ --out build/$@
 
 clean:
 	rm -rf reports build .pytest_cache

@@ -1,4 +1,4 @@
-"""The command line: ``python -m transfer_lessons doctor | predict | finetune | bench | run``.
+"""The command line: ``python -m transfer_lessons doctor | predict | finetune | bench | run | edition | progress``.
 
 - ``doctor [--json]``: versions, device, and where each backbone's and dataset's files would
   come from right now (mirror, package, cache, download, synthetic) — nothing is fetched.
@@ -14,6 +14,11 @@
   of the package's loop and of a bare loop per speed-up (channels-last, bf16, torch.compile,
   fp16), their ratio, and MFU (``speed.bench_training``; lesson 04).
 - ``run [--profile P] [--lessons 00 02 ...]``: execute lessons into ``reports/`` (``make course``).
+- ``edition student|instructor [--out DIR]``: write the course's notebooks, outputs cleared, into
+  ``build/<kind>/``; the instructor edition adds ``solutions/`` (``make student``, ``make instructor``).
+- ``progress [DIR] [--lessons 00 ...] [--execute] [--profile P] [--json FILE]``: each exercise of the
+  notebooks in DIR (default ``notebooks/``) as passed, failed, not attempted or not run, read from
+  the saved outputs, or from a fresh run with ``--execute``; ``--json`` writes the rows for an instructor.
 
 Errors of the package print one line naming the problem and the fix, and exit with status 2.
 """
@@ -133,6 +138,26 @@ def _run(args) -> int:
     return 1 if failed or not summary["lessons"] else 0
 
 
+def _edition(args) -> int:
+    from .classroom import build_edition
+
+    out = args.out or f"build/{args.kind}"
+    written = build_edition(args.kind, out, notebooks_dir=args.notebooks)
+    print(f"{args.kind} edition: {len(written)} notebooks written to {out}/")
+    return 0
+
+
+def _progress(args) -> int:
+    from .classroom import format_progress, progress
+
+    rows = progress(args.dir, lessons=args.lessons, execute=args.execute, profile=args.profile)
+    print(format_progress(rows))
+    if args.json:
+        _write_json(args.json, rows)
+        print(f"written to {args.json}")
+    return 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m transfer_lessons", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -169,6 +194,16 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lessons", nargs="*", help="lesson numbers or names (default: all)")
     run.add_argument("--notebooks", default="notebooks", help="folder of the lesson notebooks")
     run.add_argument("--out", default="reports", help="folder for the reports")
+    edition = commands.add_parser("edition", help="write the student or instructor edition of the notebooks")
+    edition.add_argument("kind", choices=["student", "instructor"])
+    edition.add_argument("--out", metavar="DIR", help="default: build/<kind>")
+    edition.add_argument("--notebooks", default="notebooks", help="folder of the lesson notebooks")
+    prog = commands.add_parser("progress", help="each exercise's status in a folder of notebooks")
+    prog.add_argument("dir", nargs="?", default="notebooks", help="the learner's notebooks (default notebooks/)")
+    prog.add_argument("--lessons", nargs="*", help="lesson numbers or names (default: all)")
+    prog.add_argument("--execute", action="store_true", help="run each notebook first (into a temporary folder)")
+    prog.add_argument("--profile", default="smoke", help="PROFILE for --execute (default smoke)")
+    prog.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
     return parser
 
 
@@ -188,6 +223,10 @@ def main(argv=None) -> int:
             return _finetune(args)
         if args.command == "bench":
             return _bench(args)
+        if args.command == "edition":
+            return _edition(args)
+        if args.command == "progress":
+            return _progress(args)
         return _run(args)
     except TransferLessonsError as err:
         print(f"error: {err}", file=sys.stderr)

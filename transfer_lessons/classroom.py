@@ -1,0 +1,192 @@
+"""The classroom kit: student and instructor editions of the course, and a learner's progress.
+
+The solutions live in one place, ``notebooks/solutions/``; the lessons hold only placeholders
+(``answer_1 = None``) and the checks. So an edition is a copy:
+
+- ``student``: the lesson notebooks, outputs cleared; no solutions.
+- ``instructor``: the same, plus ``solutions/``.
+
+``progress`` reads each exercise's verdict (``exercise.<name>``, written by the checks through
+``report.record``) back from a folder of notebooks, after executing them with papermill when
+asked, and lists every exercise as passed, failed, not attempted, or not run (no verdict saved).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable, Optional
+
+__all__ = ["EDITIONS", "build_edition", "exercise_names", "find_notebooks", "progress", "format_progress"]
+
+EDITIONS = ("student", "instructor")
+_MARKER = ".transfer-lessons-edition"  # only a folder holding it is ever deleted and rewritten
+_CHECK_CALL = re.compile(r"\bcheck_(\w+)\s*\(")
+
+
+def _cleared(notebook_path: Path) -> str:
+    """The notebook as text with outputs and execution counts removed (a fresh copy to hand out)."""
+    import nbformat
+
+    notebook = nbformat.read(str(notebook_path), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nbformat.writes(notebook) + "\n"
+
+
+def build_edition(kind: str, out_dir, notebooks_dir="notebooks") -> list[Path]:
+    """Write the ``student`` or ``instructor`` edition of the lesson notebooks into ``out_dir``.
+
+    Args:
+        kind: ``"student"`` (lessons only) or ``"instructor"`` (lessons plus ``solutions/``).
+        out_dir: the folder to write, e.g. ``build/student``; replaced wholesale.
+        notebooks_dir: where the lessons and ``solutions/`` are.
+
+    Returns:
+        The notebooks written, lessons first.
+
+    Raises:
+        UnknownName: ``kind`` is not an edition.
+        DataError: ``notebooks_dir`` holds no lesson notebooks.
+
+    Example:
+        >>> build_edition("student", "build/student")  # doctest: +SKIP
+        [PosixPath('build/student/00_tour.ipynb'), ...]
+
+    Used by ``make student`` and ``make instructor``.
+    """
+    from .errors import DataError, UnknownName
+    from .report import _atomic_write, find_lessons
+
+    if kind not in EDITIONS:
+        raise UnknownName("edition", kind, list(EDITIONS), "EDITIONS")
+    source = Path(notebooks_dir)
+    lessons = find_lessons(source)
+    if not lessons:
+        raise DataError(f"No lesson notebooks (NN_name.ipynb) in {source}: pass the course's notebooks/ folder.")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):  # a stale solutions/ must not survive into a student edition
+        if not (out / _MARKER).is_file() or source.resolve().is_relative_to(out.resolve()):
+            raise DataError(f"{out} is not empty and was not written by `edition`: refusing to replace it. "
+                            "Fix: choose a new or empty folder, e.g. build/student.")
+        shutil.rmtree(out)
+    sources = [(nb, out / nb.name) for nb in lessons]
+    if kind == "instructor":
+        sources += [(nb, out / "solutions" / nb.name) for nb in sorted((source / "solutions").glob("*.ipynb"))]
+    for notebook, target in sources:
+        _atomic_write(target, _cleared(notebook))
+    _atomic_write(out / _MARKER, f"{kind} edition of {source.resolve()}; replaced by the next `edition` run\n")
+    return [target for _, target in sources]
+
+
+def exercise_names(notebook_path) -> list[str]:
+    """The exercises a notebook checks, in order: ``tl.check_iou(...)`` gives ``"iou"``.
+
+    The name is the one the check records (``exercise.iou``); calls of unknown checks are ignored.
+    """
+    import nbformat
+
+    from .exercises import CHECKS
+
+    names = []
+    for cell in nbformat.read(str(notebook_path), as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for name in _CHECK_CALL.findall(cell.source):
+            if f"check_{name}" in CHECKS and name not in names:
+                names.append(name)
+    return names
+
+
+def find_notebooks(directory, lessons: Optional[Iterable[str]] = None) -> list[Path]:
+    """Lesson notebooks ``NN_*.ipynb`` in ``directory`` and in its ``solutions/``, lessons first.
+
+    Args:
+        directory: a learner's folder (or an edition).
+        lessons: lesson numbers (``"00"``) or names (``"00_tour"``) to keep; default all.
+    """
+    directory = Path(directory)
+    found = sorted(directory.glob("[0-9][0-9]_*.ipynb")) + sorted(directory.glob("solutions/[0-9][0-9]_*.ipynb"))
+    if not lessons:
+        return found
+    wanted = [str(name) for name in lessons]
+    return [nb for nb in found
+            if any(nb.stem.split("_")[0] == w.zfill(2) or nb.stem.removesuffix("_solutions") == w for w in wanted)]
+
+
+def _run_copy(notebook: Path, tmp: Path, profile: str, timeout: Optional[int]) -> tuple[Path, str]:
+    """Execute ``notebook`` into ``tmp`` (cwd: its own folder); return the copy and any error."""
+    from .report import _execute
+
+    target = tmp / notebook.parent.name / notebook.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _, error = _execute(notebook, target, profile, timeout)
+    return target, error
+
+
+def progress(directory="notebooks", lessons: Optional[Iterable[str]] = None, execute: bool = False,
+             profile: str = "smoke", timeout: Optional[int] = 1800) -> list[dict]:
+    """Each exercise's status in a folder of notebooks: one row per notebook and exercise.
+
+    Args:
+        directory: the learner's notebooks (``NN_*.ipynb``, and ``solutions/`` when present).
+        lessons: lesson numbers or names to include (default: all).
+        execute: run each notebook first (papermill, into a temporary folder; the learner's
+            files are not touched); otherwise read the outputs saved in the files.
+        profile: the ``PROFILE`` given to executed notebooks (``smoke`` is quickest).
+        timeout: seconds one cell may run when executing.
+
+    Returns:
+        Rows ``{"notebook", "lesson", "exercise", "status"}``, where status is ``passed``,
+        ``failed``, ``not attempted`` or ``not run`` (no verdict saved: the cell never ran),
+        plus ``"error"`` when executing the notebook stopped early.
+
+    Example:
+        >>> rows = progress("notebooks", lessons=["00"], execute=True)  # doctest: +SKIP
+        >>> print(format_progress(rows))  # doctest: +SKIP
+
+    Used by ``python -m transfer_lessons progress``.
+    """
+    from .report import read_records
+
+    directory = Path(directory)
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="progress-") as tmp:
+        if execute:
+            os.environ["TRANSFER_LESSONS_HEADLESS"] = "1"  # widgets print plain output in the kernel
+        for notebook in find_notebooks(directory, lessons):
+            names = exercise_names(notebook)
+            if not names:
+                continue
+            error = ""
+            saved = notebook
+            if execute:
+                saved, error = _run_copy(notebook, Path(tmp), profile, timeout)
+            verdicts = read_records(saved) if saved.exists() else {}
+            for name in names:
+                row = {"notebook": notebook.relative_to(directory).as_posix(),
+                       "lesson": notebook.stem.removesuffix("_solutions"), "exercise": name,
+                       "status": verdicts.get(f"exercise.{name}", "not run")}
+                if error:
+                    row["error"] = error
+                rows.append(row)
+    return rows
+
+
+def format_progress(rows: list[dict]) -> str:
+    """``progress`` rows as a text table with a summary line (counts per status)."""
+    width = max([len(row["notebook"]) for row in rows] + [8])
+    lines = [f"{'notebook':<{width}}  {'exercise':<20} status"]
+    lines += [f"{row['notebook']:<{width}}  {row['exercise']:<20} {row['status']}" for row in rows]
+    counts: dict = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no exercises found"
+    lines.append(f"{len(rows)} exercises: {summary}")
+    errors = sorted({f"{row['notebook']}: {row['error']}" for row in rows if row.get("error")})
+    lines += [f"stopped early: {line}" for line in errors]
+    return "\n".join(lines)
