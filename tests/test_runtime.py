@@ -2,6 +2,7 @@
 
 from pathlib import Path
 
+import pytest
 import torch
 
 from transfer_lessons import runtime
@@ -33,3 +34,18 @@ def test_device_and_versions():
     v = runtime.versions()
     assert v["torch"] == torch.__version__.split("+")[0] or v["torch"].startswith(torch.__version__[:4])
     assert set(v) >= {"python", "torch", "torchvision", "timm"}
+
+
+def test_atomic_path_replaces_only_on_success_and_leaves_no_temporary_file(tmp_path):
+    from transfer_lessons.runtime import atomic_path
+
+    target = tmp_path / "sub" / "model.pt"
+    with atomic_path(target) as tmp:
+        assert tmp.parent == target.parent and tmp != target
+        tmp.write_text("new")
+    assert target.read_text() == "new"
+    with pytest.raises(RuntimeError):
+        with atomic_path(target) as tmp:
+            tmp.write_text("half")
+            raise RuntimeError("interrupted")
+    assert target.read_text() == "new" and [p.name for p in target.parent.iterdir()] == ["model.pt"]

@@ -16,8 +16,6 @@ classifier or ``features_only``, goes through timm's own pretrained-weight path.
 from __future__ import annotations
 
 import importlib.util
-import os
-import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Optional
@@ -239,15 +237,8 @@ def _converted(card: BackboneCard, original: Path) -> Path:
         raise AssetError(f"{original} does not match timm's {card.timm_name} layer for layer; "
                          f"reinstall {card.offline_package} or report the timm version you use.")
     state = {tk: sv.contiguous() for (tk, _), (_, sv) in pairs}
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out.parent, suffix=".part")
-    os.close(fd)
-    try:
-        save_file(state, tmp)
-        os.replace(tmp, out)  # atomic: a reader never sees half a file
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with runtime.atomic_path(out) as tmp:  # a reader never sees half a file
+        save_file(state, str(tmp))
     return out
 
 

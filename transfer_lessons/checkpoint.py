@@ -9,13 +9,13 @@ from __future__ import annotations
 import os
 import pickle
 import random
-import tempfile
 from pathlib import Path
 from typing import Union
 
 import torch
 
 from .errors import TransferLessonsError
+from .runtime import atomic_path
 
 __all__ = ["save_checkpoint", "load_checkpoint", "rng_states", "restore_rng_states"]
 
@@ -65,18 +65,10 @@ def save_checkpoint(path: Union[str, Path], **state) -> Path:
     """
     path = Path(path)
     _check_plain(state)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    # Same folder as the target: os.replace is only atomic within one file system.
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "wb") as file:
-            torch.save(state, file)
-            file.flush()
-            os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp, open(tmp, "wb") as file:
+        torch.save(state, file)
+        file.flush()
+        os.fsync(file.fileno())  # the bytes are on disk before the rename makes them visible
     return path
 
 

@@ -27,10 +27,9 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
-import tempfile
 from pathlib import Path
+from .runtime import atomic_path
 
 __all__ = ["main", "doctor_report"]
 
@@ -104,16 +103,8 @@ def _finetune(args) -> int:
 
 def _write_json(path, data) -> None:
     """Write ``data`` as JSON atomically: a reader sees the old file or the whole new one."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(handle, "w") as file:
-            json.dump(data, file, indent=2)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(path) as tmp:
+        tmp.write_text(json.dumps(data, indent=2))
 
 
 def _bench(args) -> int:

@@ -11,8 +11,6 @@ import copy
 import hashlib
 import json
 import math
-import os
-import tempfile
 from collections import defaultdict
 from dataclasses import dataclass
 from pathlib import Path
@@ -178,11 +176,8 @@ class DecodedImageCache:
         return images if len(images) == len(self.paths) else None
 
     def _save(self) -> None:
-        self.file.parent.mkdir(parents=True, exist_ok=True)
-        handle, tmp = tempfile.mkstemp(dir=self.file.parent, suffix=".tmp")
-        os.close(handle)
-        torch.save({"images": self.images}, tmp)
-        os.replace(tmp, self.file)  # atomic: a reader never sees half a file
+        with runtime.atomic_path(self.file) as tmp:  # a reader never sees half a file
+            torch.save({"images": self.images}, tmp)
 
     def __len__(self) -> int:
         return len(self.images)

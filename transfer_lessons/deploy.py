@@ -23,13 +23,11 @@ Files are written atomically (a temporary file, then a rename).
 
 from __future__ import annotations
 
-import os
 import platform
 import statistics
 import tempfile
 import time
 import warnings
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Optional, Union
 
@@ -37,6 +35,7 @@ import torch
 from torch import nn
 
 from .errors import TransferLessonsError
+from .runtime import atomic_path
 
 __all__ = ["INPUT", "OUTPUT", "export_onnx", "quantize_onnx", "onnx_predict", "onnx_accuracy", "onnx_latency", "file_size_mb"]
 
@@ -51,20 +50,6 @@ def _onnxruntime():
         raise TransferLessonsError(f"ONNX export and int8 quantization need onnx and onnxruntime ({err}). "
                                    "Fix: pip install onnx onnxruntime onnxscript") from err
     return onnxruntime
-
-
-@contextmanager
-def _atomic(path: Union[str, Path]):
-    """Yield a temporary path beside ``path``; rename it to ``path`` when the block succeeds."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(handle)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, path)  # a reader sees the old file or the whole new one
-    finally:
-        Path(tmp).unlink(missing_ok=True)
 
 
 def export_onnx(model: nn.Module, path: Union[str, Path], image_size: int, *, opset: int = 17) -> Path:
@@ -97,7 +82,7 @@ def export_onnx(model: nn.Module, path: Union[str, Path], image_size: int, *, op
     model = copy.deepcopy(model).cpu().float().eval().to(memory_format=torch.contiguous_format)
     example = (torch.zeros(1, 3, image_size, image_size),)
     names = dict(input_names=[INPUT], output_names=[OUTPUT])
-    with _atomic(path) as tmp, warnings.catch_warnings():
+    with atomic_path(path) as tmp, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # the legacy exporter's deprecation notices
         try:
             torch.onnx.export(model, example, str(tmp), dynamo=False, opset_version=opset, **names,
@@ -171,7 +156,7 @@ def quantize_onnx(fp32_path: Union[str, Path], int8_path: Union[str, Path], cali
             return next(self.batches, None)
 
     first_conv = next((n.name for n in onnx.load(str(fp32_path)).graph.node if n.op_type == "Conv"), None)
-    with tempfile.TemporaryDirectory() as work, _atomic(int8_path) as tmp:
+    with tempfile.TemporaryDirectory() as work, atomic_path(int8_path) as tmp:
         prepared = Path(work) / "prepared.onnx"
         q.quant_pre_process(str(fp32_path), str(prepared))  # shape inference and graph clean-up first
         q.quantize_static(str(prepared), str(tmp), Reader(), quant_format=q.QuantFormat.QDQ, per_channel=per_channel,

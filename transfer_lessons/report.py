@@ -14,11 +14,11 @@ import html
 import json
 import math
 import os
-import tempfile
 import time
 from numbers import Number
 from pathlib import Path
 from typing import Iterable, Optional
+from .runtime import atomic_path
 
 __all__ = ["record", "records", "say", "read_records", "run_lessons", "find_lessons", "METRIC_MIME"]
 
@@ -113,15 +113,8 @@ def read_records(notebook_path) -> dict:
 
 def _atomic_write(path: Path, text: str) -> None:
     """Write via a temporary file in the same folder and rename: readers never see half a file."""
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(text)
-        os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.remove(tmp)
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
 
 
 def find_lessons(notebook_dir, names: Optional[Iterable[str]] = None) -> list[Path]:

@@ -12,10 +12,13 @@ from __future__ import annotations
 import os
 import platform
 import random
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
-from typing import Optional
+from typing import Iterator, Optional, Union
 
-__all__ = ["mirror_dir", "cache_dir", "is_offline", "pick_device", "synchronize", "seed_everything", "versions"]
+__all__ = ["mirror_dir", "cache_dir", "is_offline", "pick_device", "synchronize", "seed_everything", "versions",
+           "atomic_path"]
 
 
 def mirror_dir() -> Optional[Path]:
@@ -101,3 +104,27 @@ def versions() -> dict:
         except metadata.PackageNotFoundError:
             out[name] = None
     return out
+
+
+@contextmanager
+def atomic_path(path: Union[str, Path]) -> Iterator[Path]:
+    """Write a file so that a reader sees the old one or the whole new one, never half.
+
+    Yields a temporary path in the same folder (``os.replace`` is atomic only within one file
+    system); when the block ends without an error it is renamed over ``path``. The temporary file
+    is removed in every case. Every file the package writes (checkpoints, weights, caches,
+    reports, exports) goes through here.
+
+    Example:
+        >>> with atomic_path("runs/model.pt") as tmp:  # doctest: +SKIP
+        ...     torch.save(state, tmp)
+    """
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(handle)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    finally:
+        Path(tmp).unlink(missing_ok=True)
