@@ -2,6 +2,7 @@
 
 import json
 import math
+import os
 
 import nbformat
 import numpy as np
@@ -98,3 +99,17 @@ def test_atomic_write_keeps_old_file_on_failure(tmp_path, monkeypatch):
 
 def test_nan_is_not_written_as_nan():
     assert report._plain(math.inf) is None
+
+
+def test_execute_runs_headless_and_restores_the_environment(tmp_path, monkeypatch):
+    import papermill
+
+    seen = {}
+
+    def fake_execute(*args, **kwargs):
+        seen["headless"] = os.environ.get("TRANSFER_LESSONS_HEADLESS")
+
+    monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
+    monkeypatch.delenv("TRANSFER_LESSONS_HEADLESS", raising=False)
+    assert report._execute(tmp_path / "00_a.ipynb", tmp_path / "out.ipynb", "smoke", None) == ("ok", "")
+    assert seen["headless"] == "1" and "TRANSFER_LESSONS_HEADLESS" not in os.environ

@@ -13,7 +13,6 @@ asked, and lists every exercise as passed, failed, not attempted, or not run (no
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import tempfile
@@ -156,8 +155,6 @@ def progress(directory="notebooks", lessons: Optional[Iterable[str]] = None, exe
     directory = Path(directory)
     rows = []
     with tempfile.TemporaryDirectory(prefix="progress-") as tmp:
-        if execute:
-            os.environ["TRANSFER_LESSONS_HEADLESS"] = "1"  # widgets print plain output in the kernel
         for notebook in find_notebooks(directory, lessons):
             names = exercise_names(notebook)
             if not names:

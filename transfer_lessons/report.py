@@ -137,10 +137,15 @@ def find_lessons(notebook_dir, names: Optional[Iterable[str]] = None) -> list[Pa
     return chosen
 
 
+_HEADLESS = "TRANSFER_LESSONS_HEADLESS"  # see widgets.is_headless
+
+
 def _execute(notebook: Path, output: Path, profile: str, timeout: Optional[int]) -> tuple[str, str]:
-    """Run one notebook with papermill; return (status, error message)."""
+    """Run one notebook with papermill, headless (its widgets print plain output); return (status, error message)."""
     import papermill
 
+    previous = os.environ.get(_HEADLESS)
+    os.environ[_HEADLESS] = "1"  # the kernel papermill starts inherits it
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters={"PROFILE": profile},
                                    cwd=str(notebook.parent), progress_bar=False,
@@ -148,6 +153,11 @@ def _execute(notebook: Path, output: Path, profile: str, timeout: Optional[int])
         return "ok", ""
     except Exception as err:  # noqa: BLE001 - any failure of one lesson must not stop the rest
         return "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+    finally:
+        if previous is None:
+            os.environ.pop(_HEADLESS, None)
+        else:
+            os.environ[_HEADLESS] = previous
 
 
 def _to_html(notebook: Path) -> str:
@@ -188,7 +198,6 @@ def run_lessons(profile: str = "auto", lessons: Optional[Iterable[str]] = None,
     profile = resolve_profile_name(profile)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
-    os.environ["TRANSFER_LESSONS_HEADLESS"] = "1"  # widgets print plain output in the kernel
     summary = {"profile": profile, "profile_settings": get_profile(profile).as_dict(),
                "device": str(pick_device()), "versions": versions(), "lessons": {}}
     for notebook in find_lessons(notebook_dir, lessons):
