@@ -29,6 +29,7 @@ import argparse
 import json
 import sys
 from pathlib import Path
+
 from .runtime import atomic_path
 
 __all__ = ["main", "doctor_report"]

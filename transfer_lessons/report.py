@@ -18,6 +18,7 @@ import time
 from numbers import Number
 from pathlib import Path
 from typing import Iterable, Optional
+
 from .runtime import atomic_path
 
 __all__ = ["record", "records", "say", "read_records", "run_lessons", "find_lessons", "METRIC_MIME"]
