@@ -7,12 +7,11 @@ import math
 
 import pytest
 import torch
-import torchvision
 from torch import nn
 from torch.utils.data import DataLoader
 
 from transfer_lessons import detection, detection_train
-from transfer_lessons.detection import COCO_WEIGHTS, box_iou_by_hand, build_detector, coco_detector
+from transfer_lessons.detection import COCO_WEIGHTS, build_detector, coco_detector
 from transfer_lessons.detection_data import collate_detection, load_detection
 from transfer_lessons.detection_train import evaluate_detector, fit_detector, train_detector_one_epoch
 from transfer_lessons.errors import ChecksumMismatch, NonFiniteLoss, OfflineAssetMissing, UnknownName
@@ -27,17 +26,6 @@ def test_all_lists_public_names(module):
     public = {name for name, obj in vars(module).items() if not name.startswith("_")
               and (getattr(obj, "__module__", None) == module.__name__ or name.isupper())}
     assert sorted(module.__all__) == sorted(public)
-
-
-def test_iou_by_hand_matches_torchvision_and_known_values():
-    generator = torch.Generator().manual_seed(0)
-    corners = torch.rand(7, 2, generator=generator) * 50
-    boxes = torch.cat([corners, corners + 1 + torch.rand(7, 2, generator=generator) * 40], dim=1)
-    assert torch.allclose(box_iou_by_hand(boxes, boxes[:4]), torchvision.ops.box_iou(boxes, boxes[:4]))
-    a, b = torch.tensor([[0.0, 0, 2, 2]]), torch.tensor([[1.0, 1, 3, 3], [5.0, 5, 6, 6], [0.0, 0, 2, 2]])
-    assert box_iou_by_hand(a, b)[0].tolist() == pytest.approx([1 / 7, 0.0, 1.0])
-    with pytest.raises(ValueError, match=r"\[K, 4\]"):
-        box_iou_by_hand(torch.zeros(4), b)
 
 
 @pytest.mark.timeout(60)

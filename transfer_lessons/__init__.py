@@ -10,7 +10,7 @@ from .backbones import BackboneCard, create_backbone, get_card, imagenet_labels,
 from .benchmark import benchmark_backbone, describe_backbone, pareto_front
 from .cli import doctor_report
 from .datasets import fraction_subset, load_classification, make_loaders, with_transform
-from .detection import box_iou_by_hand, build_detector, coco_detector
+from .detection import build_detector, coco_detector
 from .detection_data import load_detection, make_detection_loaders
 from .detection_eval import (average_precision, match_detections, missed_objects, precision_at, precision_recall,
                              threshold_for_precision)
@@ -54,7 +54,7 @@ __all__ = [
     "AssetSource", "DatasetCard", "list_datasets", "resolve_dataset",
     "load_classification", "load_detection", "make_loaders", "fraction_subset", "with_transform",
     # detection (lesson 03)
-    "box_iou_by_hand", "build_detector", "coco_detector", "fit_detector", "evaluate_detector",
+    "build_detector", "coco_detector", "fit_detector", "evaluate_detector",
     "train_detector_one_epoch", "detector_latency", "make_detection_loaders", "match_detections", "precision_recall", "average_precision",
     "precision_at", "threshold_for_precision", "missed_objects", "draw_boxes", "show_detections", "plot_pr_curves",
     "plot_iou_histogram", "detection_explorer", "filter_detections",

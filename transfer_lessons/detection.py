@@ -1,4 +1,4 @@
-"""Detectors built on a catalog backbone: IoU by hand once, then a timm backbone under torchvision's heads.
+"""Detectors built on a catalog backbone: a timm backbone under a feature pyramid and torchvision's heads.
 
 The builder puts any backbone of the catalog (``list_backbones()``) under a feature pyramid
 (``torchvision.ops.FeaturePyramidNetwork``) and a torchvision detection head:
@@ -25,36 +25,10 @@ from torch import nn
 from .backbones import create_backbone, get_card
 from .errors import UnknownName
 
-__all__ = ["box_iou_by_hand", "TimmFPN", "build_detector", "coco_detector", "DETECTOR_KINDS",
+__all__ = ["TimmFPN", "build_detector", "coco_detector", "DETECTOR_KINDS",
            "COCO_WEIGHTS"]
 
 DETECTOR_KINDS = ("fasterrcnn", "fcos")
-
-
-def box_iou_by_hand(boxes_a: torch.Tensor, boxes_b: torch.Tensor) -> torch.Tensor:
-    """Intersection over union of every box in ``boxes_a`` [N, 4] with every box in ``boxes_b`` [M, 4].
-
-    Boxes are ``x1, y1, x2, y2`` pixel corners. Written once to teach it; elsewhere the course uses
-    ``torchvision.ops.box_iou``, which gives the same numbers (the tests check it).
-    Returns:
-        [N, M] IoU values in [0, 1].
-    Raises:
-        ValueError: a tensor is not [K, 4].
-    Example:
-        >>> box_iou_by_hand(torch.tensor([[0., 0, 2, 2]]), torch.tensor([[1., 1, 3, 3]]))  # 1 / 7
-        tensor([[0.1429]])
-    Shown in lesson 03, *Boxes and IoU*.
-    """
-    for boxes in (boxes_a, boxes_b):
-        if boxes.ndim != 2 or boxes.shape[1] != 4:
-            raise ValueError(f"box_iou_by_hand: boxes of shape {tuple(boxes.shape)}; expected [K, 4] (x1, y1, x2, y2).")
-    a, b = boxes_a[:, None, :], boxes_b[None, :, :]  # [N, 1, 4] against [1, M, 4]
-    width = (torch.minimum(a[..., 2], b[..., 2]) - torch.maximum(a[..., 0], b[..., 0])).clamp(min=0)
-    height = (torch.minimum(a[..., 3], b[..., 3]) - torch.maximum(a[..., 1], b[..., 1])).clamp(min=0)
-    intersection = width * height
-    area_a = (a[..., 2] - a[..., 0]) * (a[..., 3] - a[..., 1])
-    area_b = (b[..., 2] - b[..., 0]) * (b[..., 3] - b[..., 1])
-    return intersection / (area_a + area_b - intersection)
 
 
 class TimmFPN(nn.Module):
