@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import http.server
 import os
 import threading
@@ -47,37 +48,54 @@ def shared_mirror(monkeypatch, tmp_path):
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``server.files``; ``/short/...`` promises more bytes than it sends, then hangs up."""
+    """Serves ``server.files``, honouring ``Range: bytes=N-``. ``/short/...`` promises more bytes than it
+    sends, then hangs up; ``server.cut[path] = n`` does that once for ``path``, after n bytes."""
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
         self.server.hits.append(self.path)
+        self.server.ranges.append(self.headers.get("Range"))
         short = self.path.startswith("/short/")
         body = self.server.files.get(self.path.removeprefix("/short"))
         if body is None:
             self.send_error(404)
             return
-        self.send_response(200)
-        self.send_header("Content-Length", str(len(body) * 2 if short else len(body)))
+        start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-")) if self.headers.get("Range") else 0
+        if start and start >= len(body):
+            self.send_error(416)
+            return
+        cut = self.server.cut.pop(self.path, None)
+        self.send_response(206 if start else 200)
+        if start:
+            self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
+        self.send_header("Content-Length", str(len(body) * 2 if short else len(body) - start))
         self.end_headers()
-        self.wfile.write(body)
-        if short:
+        self.wfile.write(body[start:start + cut] if cut is not None else body[start:])
+        if short or cut is not None:
             self.close_connection = True
 
     def log_message(self, *args):  # keep test output quiet
         pass
 
 
-@pytest.fixture
-def server():
+@contextlib.contextmanager
+def http_server():
     """A real HTTP server on 127.0.0.1 (port 0) in a thread; add bytes to ``server.files``."""
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.files, httpd.hits = {}, []
+    httpd.files, httpd.hits, httpd.ranges, httpd.cut = {}, [], [], {}
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()
-    yield httpd
-    httpd.shutdown()
-    httpd.server_close()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
+@pytest.fixture
+def server():
+    with http_server() as httpd:
+        yield httpd
 
 
 @pytest.fixture

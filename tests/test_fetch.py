@@ -43,6 +43,31 @@ def test_interrupted_download_raises_and_leaves_no_file(online, server, tmp_path
     assert not dest.exists() and not (tmp_path / "big.bin.part").exists()
 
 
+@pytest.mark.timeout(60)
+def test_resumed_download_continues_with_a_range_request(online, server, tmp_path):
+    body = bytes(range(256)) * 400
+    server.files["/big.bin"] = body
+    server.cut["/big.bin"] = 30_000  # the first transfer stops after 30 kB
+    dest, digest = tmp_path / "big.bin", hashlib.sha256(body).hexdigest()
+    with pytest.raises(AssetError, match="30000 of 102400 bytes"):
+        download(f"{server.url}/big.bin", dest, sha256=digest, progress=False, resume=True)
+    assert (tmp_path / "big.bin.part").stat().st_size == 30_000 and not dest.exists()
+    assert download(f"{server.url}/big.bin", dest, sha256=digest, progress=False, resume=True).read_bytes() == body
+    assert server.ranges == [None, "bytes=30000-"] and not (tmp_path / "big.bin.part").exists()
+
+
+def test_resumed_download_starts_again_when_the_join_is_wrong(online, server, tmp_path):
+    server.files["/w.bin"] = b"weights"
+    (tmp_path / "w.bin.part").write_bytes(b"WEIGHTS-and-more")  # longer than the file: HTTP 416
+    dest = download(f"{server.url}/w.bin", tmp_path / "w.bin", progress=False, resume=True,
+                    sha256=hashlib.sha256(b"weights").hexdigest())
+    assert dest.read_bytes() == b"weights" and server.ranges == ["bytes=16-", None]
+    (tmp_path / "w.bin.part").write_bytes(b"wEi")  # a stale part that does not match the file
+    with pytest.raises(ChecksumMismatch):
+        download(f"{server.url}/w.bin", dest, progress=False, resume=True, sha256=hashlib.sha256(b"weights").hexdigest())
+    assert not (tmp_path / "w.bin.part").exists()  # deleted: the next run starts from byte 0
+
+
 def test_download_refuses_when_offline(isolated_assets, tmp_path):
     with pytest.raises(OfflineAssetMissing, match="TRANSFER_LESSONS_OFFLINE"):
         download("http://127.0.0.1:9/x", tmp_path / "x", progress=False)

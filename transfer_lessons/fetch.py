@@ -23,7 +23,7 @@ from typing import Optional, Union
 from . import runtime
 from .errors import AssetError, ChecksumMismatch, OfflineAssetMissing, UnsafeArchive
 
-__all__ = ["sha256_file", "download", "safe_extract", "verify_manifest"]
+__all__ = ["sha256_file", "download", "safe_extract", "read_manifest", "verify_manifest"]
 
 _CHUNK = 1 << 20  # bytes read per step when hashing and downloading
 
@@ -43,7 +43,7 @@ def sha256_file(path: Union[str, Path]) -> str:
 
 
 def download(url: str, dest: Union[str, Path], *, sha256: Optional[str] = None,
-             progress: bool = True) -> Path:
+             progress: bool = True, resume: bool = False) -> Path:
     """Download ``url`` to ``dest`` via ``dest.part``, check its sha256, then rename atomically.
 
     Args:
@@ -51,6 +51,10 @@ def download(url: str, dest: Union[str, Path], *, sha256: Optional[str] = None,
         dest: final path; its folder is created.
         sha256: expected hex digest, or None to skip the check.
         progress: show a tqdm progress bar.
+        resume: keep ``dest.part`` when the transfer stops, and continue it next time with an
+            HTTP ``Range`` request (a server that ignores it sends the whole file again). The
+            sha256 covers the joined file, so a bad join is caught like any corrupt download.
+            Off by default: a learner's cache needs no half files (the mirror builder uses it).
 
     Returns:
         ``dest`` as a Path.
@@ -70,18 +74,15 @@ def download(url: str, dest: Union[str, Path], *, sha256: Optional[str] = None,
                                   "Fix: unset it, or put the file in the mirror (TRANSFER_LESSONS_DATA).")
     dest.parent.mkdir(parents=True, exist_ok=True)
     part = dest.with_name(dest.name + ".part")
+    have = part.stat().st_size if resume and part.is_file() else 0
+    response = _open(url, have)
+    if have and not response.headers.get("Content-Range", "").startswith(f"bytes {have}-"):
+        have = 0  # the server sent the whole file (or another range): start again
     try:
-        response = urllib.request.urlopen(url, timeout=60)
-    except urllib.error.HTTPError as err:
-        raise AssetError(f"The server refused {url}: HTTP {err.code} {err.reason}. "
-                         "Fix: check the address, or run again later.") from err
-    except (urllib.error.URLError, OSError) as err:
-        raise OfflineAssetMissing(f"Could not reach {url} ({getattr(err, 'reason', err)}). Fix: check the "
-                                  "network, or put the file in the mirror (TRANSFER_LESSONS_DATA).") from err
-    try:
-        actual = _stream(response, url, part, progress)
+        actual = _stream(response, url, part, progress, have)
     except BaseException:
-        part.unlink(missing_ok=True)  # never leave half a file that looks usable
+        if not resume:
+            part.unlink(missing_ok=True)  # never leave half a file that looks usable
         raise
     if sha256 and actual != sha256:
         part.unlink(missing_ok=True)
@@ -91,14 +92,35 @@ def download(url: str, dest: Union[str, Path], *, sha256: Optional[str] = None,
     return dest
 
 
-def _stream(response, url: str, part: Path, progress: bool) -> str:
-    """Copy a response into ``part`` while hashing it; raise AssetError if it stops short."""
+def _open(url: str, have: int):
+    """Open ``url``, asking for the bytes from ``have`` on when a partial file is kept."""
+    request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
+    try:
+        return urllib.request.urlopen(request, timeout=60)
+    except urllib.error.HTTPError as err:
+        if err.code == 416 and have:  # the kept part is as long as the file, or longer: start again
+            return _open(url, 0)
+        raise AssetError(f"The server refused {url}: HTTP {err.code} {err.reason}. "
+                         "Fix: check the address, or run again later.") from err
+    except (urllib.error.URLError, OSError) as err:
+        raise OfflineAssetMissing(f"Could not reach {url} ({getattr(err, 'reason', err)}). Fix: check the "
+                                  "network, or put the file in the mirror (TRANSFER_LESSONS_DATA).") from err
+
+
+def _stream(response, url: str, part: Path, progress: bool, have: int = 0) -> str:
+    """Copy a response into ``part`` (after its first ``have`` bytes) while hashing the whole;
+    raise AssetError if it stops short."""
     from tqdm.auto import tqdm
 
     total = int(response.headers.get("Content-Length") or 0) or None
     digest, received = hashlib.sha256(), 0
-    with response, open(part, "wb") as out, tqdm(total=total, unit="B", unit_scale=True,
-                                                 desc=Path(url).name, disable=not progress) as bar:
+    if have:
+        with open(part, "rb") as kept:
+            for chunk in iter(lambda: kept.read(_CHUNK), b""):
+                digest.update(chunk)
+    with response, open(part, "ab" if have else "wb") as out, tqdm(
+            total=total and total + have, initial=have, unit="B", unit_scale=True,
+            desc=Path(url).name, disable=not progress) as bar:
         try:
             for chunk in iter(lambda: response.read(_CHUNK), b""):
                 out.write(chunk)
@@ -106,10 +128,11 @@ def _stream(response, url: str, part: Path, progress: bool) -> str:
                 received += len(chunk)
                 bar.update(len(chunk))
         except (OSError, http.client.HTTPException) as err:
-            raise AssetError(f"The download of {url} was interrupted after {received} bytes ({err!r}). "
+            raise AssetError(f"The download of {url} was interrupted after {have + received} bytes ({err!r}). "
                              "Fix: run again.") from err
     if total is not None and received < total:
-        raise AssetError(f"The download of {url} stopped after {received} of {total} bytes. Fix: run again.")
+        raise AssetError(f"The download of {url} stopped after {have + received} of {have + total} bytes. "
+                         "Fix: run again.")
     return digest.hexdigest()
 
 
@@ -186,6 +209,15 @@ def safe_extract(archive: Union[str, Path], target: Union[str, Path]) -> Path:
     return target
 
 
+def read_manifest(path: Union[str, Path]) -> dict[str, str]:
+    """``{relative path: sha256}`` from a ``sha256sum`` list (``<hex>  <path>``); empty if there is none."""
+    path = Path(path)
+    if not path.is_file():
+        return {}
+    pairs = (line.split(maxsplit=1) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+    return {rel.strip().lstrip("*"): digest.lower() for digest, rel in pairs}
+
+
 def verify_manifest(root: Union[str, Path], manifest_path: Union[str, Path], *,
                     fix: str = "delete it and run again") -> int:
     """Check every file listed in a ``sha256sum`` manifest (``<hex>  <relative path>``) under ``root``.
@@ -209,11 +241,7 @@ def verify_manifest(root: Union[str, Path], manifest_path: Union[str, Path], *,
     root, manifest_path = Path(root), Path(manifest_path)
     if not manifest_path.is_file():
         raise AssetError(f"Manifest {manifest_path} is missing. Fix: reinstall transfer_lessons.")
-    entries = []
-    for line in manifest_path.read_text(encoding="utf-8").splitlines():
-        if line.strip():
-            digest, rel = line.split(maxsplit=1)
-            entries.append((digest.lower(), root / rel.strip().lstrip("*")))
+    entries = [(digest, root / rel) for rel, digest in read_manifest(manifest_path).items()]
     missing = [path for _, path in entries if not path.is_file()]  # cheap check before hashing
     if missing:
         raise AssetError(f"{missing[0]} is missing ({len(missing)} of {len(entries)} files listed in "
