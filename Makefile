@@ -20,11 +20,12 @@ export THP_MEM_ALLOC_ENABLE := 1
 
 STAMP := $(VENV)/.installed
 
-.PHONY: setup course test clean help student instructor
+.PHONY: setup course test clean help student instructor mirror
 help:
 	@echo "make course [PROFILE=smoke|cpu|gpu]  set up, run every lesson, write reports/"
 	@echo "make test                            set up, run the whole test suite"
 	@echo "make student | make instructor       write build/student/ (no solutions) or build/instructor/"
+	@echo "make mirror [OUT=DIR]                fetch every dataset and weight file into DIR (default build/mirror)"
 
 # Re-runs only when the dependency list changes: setup is quick when nothing changed.
 $(STAMP): pyproject.toml Makefile
@@ -46,6 +47,11 @@ test: setup
 # Classroom editions: the lessons with outputs cleared; the instructor's adds notebooks/solutions/.
 student instructor: setup
 	$(PYTHON) -m transfer_lessons edition $@ --out build/$@
+
+# A classroom mirror (datasets and weights, checksummed); run again to resume or repair it.
+OUT ?= build/mirror
+mirror: setup
+	$(PYTHON) -m transfer_lessons mirror $(OUT)
 
 clean:
 	rm -rf reports build .pytest_cache

@@ -25,7 +25,8 @@ def test_doctor_json(tmp_path):
     result = cli("doctor", "--json", env=env)
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
-    assert set(report) >= {"device", "versions", "backbones", "datasets"}
+    assert set(report) >= {"device", "versions", "backbones", "datasets", "mirror"}
+    assert report["mirror"] is None  # ../shared/data was laid out by hand, not by the mirror command
     assert report["backbones"]["efficientnet_lite0"]["offline"] is True
     assert report["backbones"]["efficientnet_lite0"]["available"] is True
     if "TRANSFER_LESSONS_DATA" in env:

@@ -260,7 +260,8 @@ def resolve_dataset(name_or_path: Union[str, Path, DatasetCard], *, allow_synthe
     mirror = runtime.mirror_dir()
     if mirror is not None and (mirror / card.folder).is_dir():
         verify_manifest(mirror / card.folder, MANIFEST_DIR / card.manifest,
-                        fix="restore it from the original archive, or unset TRANSFER_LESSONS_DATA")
+                        fix=f"restore it from the original archive (`python -m transfer_lessons mirror {mirror}` "
+                            "repairs a mirror), or unset TRANSFER_LESSONS_DATA")
         return AssetSource(card.name, mirror / card.folder, "mirror")
     if (cache / card.folder).is_dir():
         _verify_cache(card, cache / card.folder)

@@ -202,6 +202,8 @@ def resolve_weights(name: str, progress: bool = True) -> tuple[Path, str]:
 
     card = get_card(name)
     path, source = _local_weights(card)
+    if source == "mirror":
+        _verify_mirror_copy(card, path)
     if path is None:
         if source != "download":
             raise OfflineAssetMissing(_offline_message(card))
@@ -213,6 +215,24 @@ def resolve_weights(name: str, progress: bool = True) -> tuple[Path, str]:
     if card.offline:  # package layout: convert once to timm's names, cache the result
         path = _converted(card, path)
     return path, source
+
+
+def _verify_mirror_copy(card: BackboneCard, path: Path) -> None:
+    """Check a mirror's weight file against the card's sha256, or the one the mirror recorded.
+
+    Raises:
+        ChecksumMismatch: the file differs (the message names it and how to repair the mirror).
+    """
+    from .errors import ChecksumMismatch
+    from .fetch import sha256_file
+    from .mirror import recorded_sha256
+
+    mirror = runtime.mirror_dir()
+    expected = card.weights_sha256 or recorded_sha256(mirror, f"weights/{card.weights_file}")
+    actual = sha256_file(path) if expected else None
+    if actual != expected:
+        raise ChecksumMismatch(path, expected, actual, fix=f"run `python -m transfer_lessons mirror {mirror}` "
+                                                           "to repair the mirror, or unset TRANSFER_LESSONS_DATA")
 
 
 def _converted(card: BackboneCard, original: Path) -> Path:

