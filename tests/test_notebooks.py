@@ -1,17 +1,20 @@
 """The lessons, executed: the smoke course runs offline with the network blocked, every recorded
 metric is asserted, solutions pass their checks, and nbval re-checks deterministic outputs."""
 
+import io
 import json
 import os
 import re
 import subprocess
 import sys
+import zipfile
 from pathlib import Path
+from typing import Optional, Union
 
 import nbformat
 import pytest
 
-from conftest import REPO, SHARED_DATA
+from conftest import REPO, SHARED_DATA, http_server
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
 SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
@@ -189,26 +192,62 @@ CHECKS = {"00_tour": _check_00_tour, "01_backbone_selection": _check_01_backbone
 BUDGET_SECONDS = {"cpu": {"02_fine_tuning": 360, "03_detection": 480, "04_optimization": 240, "05_robustness": 180}}
 
 
-def _offline_env(tmp: Path, mirror: bool = True) -> dict:
-    """Fresh cache, network refused inside the kernels (tests/netblock), mirror if present."""
+def _offline_env(tmp: Path, mirror: Union[bool, Path] = True) -> dict:
+    """Fresh cache, network refused inside the kernels (tests/netblock) but for 127.0.0.1, and as the
+    mirror: the folder given, ../shared/data (True, when present) or none (False)."""
     env = {**os.environ, "TRANSFER_LESSONS_CACHE": str(tmp / "cache"), "TRANSFER_LESSONS_HEADLESS": "1",
            "PYTHONPATH": os.pathsep.join(filter(None, [str(NETBLOCK), os.environ.get("PYTHONPATH")]))}
     env.pop("TRANSFER_LESSONS_OFFLINE", None)  # refused sockets alone must be enough
     env.pop("TRANSFER_LESSONS_DATA", None)
-    if mirror and (SHARED_DATA / "hymenoptera_data").is_dir():
+    if isinstance(mirror, Path):
+        env["TRANSFER_LESSONS_DATA"] = str(mirror)
+    elif mirror and (SHARED_DATA / "hymenoptera_data").is_dir():
         env["TRANSFER_LESSONS_DATA"] = str(SHARED_DATA)
     return env
 
 
+def _zip_folder(folder: Path) -> bytes:
+    """``folder`` as a zip archive in memory, with ``folder.name/`` as its top folder."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        for path in sorted(folder.rglob("*")):
+            if path.is_file():
+                zf.write(path, f"{folder.name}/{path.relative_to(folder).as_posix()}")
+    return buffer.getvalue()
+
+
+def _mirror_from_archives(tmp: Path) -> Optional[Path]:
+    """The classroom round trip on the real data: ../shared/data's datasets zipped, served on
+    127.0.0.1, and fetched with ``python -m transfer_lessons mirror`` (with the offline backbones'
+    weights) into a new mirror, which the smoke course then uses alone. None without the real data."""
+    if not (SHARED_DATA / "hymenoptera_data").is_dir():
+        return None
+    from transfer_lessons.assets import DATASETS
+    from transfer_lessons.backbones import list_backbones
+
+    with http_server() as server:
+        for card in (c for c in DATASETS.values() if c.url):
+            server.files["/" + card.url.rsplit("/", 1)[-1]] = _zip_folder(SHARED_DATA / card.folder)
+        result = subprocess.run([sys.executable, "-m", "transfer_lessons", "mirror", str(tmp / "mirror"),
+                                 "--base-url", server.url, "--backbones", *list_backbones(offline_only=True)],
+                                cwd=REPO, env=_offline_env(tmp, mirror=False), capture_output=True, text=True,
+                                timeout=600)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "fetched" in result.stdout and "failed" not in result.stdout, result.stdout
+    return tmp / "mirror"
+
+
 @pytest.fixture(scope="module")
 def smoke_course(tmp_path_factory):
+    """The whole course in the smoke profile, network blocked, on a mirror built by the mirror command."""
     tmp = tmp_path_factory.mktemp("course")
+    mirror = _mirror_from_archives(tmp)
     result = subprocess.run([sys.executable, "-m", "transfer_lessons", "run", "--profile", "smoke",
-                             "--out", str(tmp / "reports")], cwd=REPO, env=_offline_env(tmp),
+                             "--out", str(tmp / "reports")], cwd=REPO, env=_offline_env(tmp, mirror or False),
                             capture_output=True, text=True, timeout=1500)
     summary_path = tmp / "reports" / "summary.json"
     assert summary_path.exists(), result.stdout + result.stderr
-    return result, json.loads(summary_path.read_text()), tmp / "reports"
+    return result, json.loads(summary_path.read_text()), tmp / "reports", mirror
 
 
 def test_netblock_really_blocks(tmp_path):
@@ -222,7 +261,7 @@ def test_netblock_really_blocks(tmp_path):
 @pytest.mark.notebook
 @pytest.mark.timeout(1600)
 def test_smoke_course_all_ok(smoke_course):
-    result, summary, reports = smoke_course
+    result, summary, reports, _ = smoke_course
     assert summary["profile"] == "smoke"
     statuses = {name: entry["status"] for name, entry in summary["lessons"].items()}
     assert statuses == {nb.stem: "ok" for nb in NOTEBOOKS}, result.stdout[-3000:] + result.stderr[-3000:]
@@ -242,6 +281,30 @@ def test_lesson_metrics(smoke_course, lesson):
     assert entry["data_source"] in expected_source, entry["data_source"]
     attempts = {k: v for k, v in entry["metrics"].items() if k.startswith("exercise.")}
     assert len(attempts) >= 3 and set(attempts.values()) == {"not attempted"}, attempts
+
+
+@pytest.mark.notebook
+@pytest.mark.timeout(300)
+def test_corrupt_mirror_file_stops_a_lesson_with_its_name(smoke_course, tmp_path):
+    mirror = smoke_course[3]
+    if mirror is None:
+        pytest.skip(f"real-data mirror not found at {SHARED_DATA}: no mirror was built")
+    victim = sorted((mirror / "hymenoptera_data" / "val" / "bees").glob("*.jpg"))[0]
+    original = victim.read_bytes()
+    victim.write_bytes(original[:-10])
+    try:
+        check = subprocess.run([sys.executable, "-m", "transfer_lessons", "mirror", str(mirror), "--check"],
+                               cwd=REPO, capture_output=True, text=True, timeout=120)
+        assert check.returncode == 1 and f"hymenoptera_data/val/bees/{victim.name}: corrupt" in check.stdout
+        subprocess.run([sys.executable, "-m", "transfer_lessons", "run", "--profile", "smoke", "--lessons", "01",
+                        "--out", str(tmp_path / "reports")], cwd=REPO, env=_offline_env(tmp_path, mirror),
+                       capture_output=True, text=True, timeout=280)
+        entry = json.loads((tmp_path / "reports" / "summary.json").read_text())["lessons"]["01_backbone_selection"]
+        assert entry["status"] == "failed", entry
+        assert "ChecksumMismatch" in entry["error"] and victim.name in entry["error"], entry["error"]
+        assert f"transfer_lessons mirror {mirror}" in entry["error"], entry["error"]
+    finally:
+        victim.write_bytes(original)
 
 
 @pytest.mark.notebook
