@@ -107,11 +107,12 @@ def test_progress_on_editions(editions, tmp_path):
     assert [r["exercise"] for r in rows] == ["top1_label", "cat_classes", "normalize"]
     assert all(r["status"] == "not attempted" and "error" not in r for r in rows), rows
     assert "3 exercises: 3 not attempted" in stdout
-    # The instructor edition's solutions pass every check.
-    stdout, rows = _progress_cli(editions["instructor"][0] / "solutions", tmp_path, "instructor")
+    # The instructor edition passes every check: each lesson is reported through its solutions.
+    stdout, rows = _progress_cli(editions["instructor"][0], tmp_path, "instructor")
     assert len(rows) == 3 and all(r["status"] == "passed" and "error" not in r for r in rows), rows
-    assert rows[0] == {"notebook": "00_tour_solutions.ipynb", "lesson": "00_tour", "exercise": "top1_label",
+    assert rows[0] == {"notebook": "solutions/00_tour_solutions.ipynb", "lesson": "00_tour", "exercise": "top1_label",
                        "status": "passed"}
+    assert "3 exercises: 3 passed" in stdout
 
 
 def test_edition_cli(tmp_path, capsys):

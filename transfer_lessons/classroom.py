@@ -132,7 +132,9 @@ def progress(directory="notebooks", lessons: Optional[Iterable[str]] = None, exe
     """Each exercise's status in a folder of notebooks: one row per notebook and exercise.
 
     Args:
-        directory: the learner's notebooks (``NN_*.ipynb``, and ``solutions/`` when present).
+        directory: the learner's notebooks (``NN_*.ipynb``, and ``solutions/`` when present). In an
+            instructor edition, a lesson with a solutions notebook is reported through that notebook
+            (the lesson itself holds the learners' blanks), so every row there should pass.
         lessons: lesson numbers or names to include (default: all).
         execute: run each notebook first (papermill, into a temporary folder; the learner's
             files are not touched); otherwise read the outputs saved in the files.
@@ -153,9 +155,15 @@ def progress(directory="notebooks", lessons: Optional[Iterable[str]] = None, exe
     from .report import read_records
 
     directory = Path(directory)
+    notebooks = find_notebooks(directory, lessons)
+    marker = directory / _MARKER
+    if marker.is_file() and marker.read_text().startswith("instructor"):
+        # An instructor edition's lessons are the learners' blank copies: check the answers instead.
+        answered = {nb.stem.removesuffix("_solutions") for nb in notebooks if nb.parent.name == "solutions"}
+        notebooks = [nb for nb in notebooks if nb.parent.name == "solutions" or nb.stem not in answered]
     rows = []
     with tempfile.TemporaryDirectory(prefix="progress-") as tmp:
-        for notebook in find_notebooks(directory, lessons):
+        for notebook in notebooks:
             names = exercise_names(notebook)
             if not names:
                 continue
