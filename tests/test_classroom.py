@@ -59,6 +59,8 @@ def test_student_edition_has_no_solution_code(editions):
         cells = nbformat.read(str(notebook), as_version=4).cells
         assert all(not c.outputs and c.execution_count is None for c in cells if c.cell_type == "code")
         assert len(exercise_names(notebook)) >= 3
+        # The same code as the lesson, cell for cell: the smoke course's run of every lesson holds for it.
+        assert _code(notebook) == _code(REPO / "notebooks" / notebook.name)
 
 
 def test_instructor_edition_has_the_solutions(editions):
