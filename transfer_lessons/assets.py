@@ -181,19 +181,32 @@ def _verify_cache(card: DatasetCard, root: Path) -> None:
     stamp.write_text(key + "\n")
 
 
+def _extract_checked(card: DatasetCard, archive: Path, staging: Path, url: str, fix: str) -> Path:
+    """Extract a dataset's archive into ``staging``; return its top folder, every manifest file checked.
+
+    Raises:
+        UnsafeArchive: a member would land outside ``staging``.
+        AssetError: no top folder named ``card.folder``, or a listed file is missing.
+        ChecksumMismatch: a file differs from the manifest (``fix`` is what the message advises).
+    """
+    safe_extract(archive, staging)
+    extracted = staging / card.folder
+    if not extracted.is_dir():
+        raise AssetError(f"{url} has no top folder {card.folder}/. "
+                         f"Fix: check that it is the original archive of {card.name}, or report it.")
+    if card.manifest:
+        verify_manifest(extracted, MANIFEST_DIR / card.manifest, fix=fix)
+    return extracted
+
+
 def _fetch(card: DatasetCard, cache: Path, progress: bool) -> Path:
     """Download the card's archive into the cache and extract it; atomic at every step."""
     suffix = ".zip" if card.url.endswith(".zip") else ".tar.gz"  # safe_extract sniffs the real type
     archive = download(card.url, cache / f"{card.name}{suffix}", sha256=card.archive_sha256, progress=progress)
     staging = Path(tempfile.mkdtemp(prefix=f".{card.name}-", dir=cache))
     try:
-        safe_extract(archive, staging)
-        extracted = staging / card.folder
-        if not extracted.is_dir():
-            raise AssetError(f"{card.url} has no top folder {card.folder}/. "
-                             "Fix: check the card's url, or report it.")
+        extracted = _extract_checked(card, archive, staging, card.url, fix="the download is corrupt; run again")
         if card.manifest:
-            verify_manifest(extracted, MANIFEST_DIR / card.manifest, fix="the download is corrupt; run again")
             (extracted / _STAMP).write_text(sha256_file(MANIFEST_DIR / card.manifest) + "\n")
         final = cache / card.folder
         if not final.exists():  # another process may have finished first: keep theirs

@@ -84,8 +84,8 @@ def _problem(check) -> Optional[str]:
 
 def _dataset(card, root: Path, base_url: Optional[str], progress: bool) -> tuple[str, str, dict]:
     """Make ``root/<folder>`` a verified copy of the dataset: (status, detail, {relpath: sha256})."""
-    from .assets import MANIFEST_DIR
-    from .fetch import download, safe_extract, verify_manifest
+    from .assets import MANIFEST_DIR, _extract_checked
+    from .fetch import download, verify_manifest
 
     manifest = MANIFEST_DIR / card.manifest
     digests = {f"{card.folder}/{rel}": digest for rel, digest in read_manifest(manifest).items()}
@@ -103,13 +103,9 @@ def _dataset(card, root: Path, base_url: Optional[str], progress: bool) -> tuple
                        sha256=None if base_url else card.archive_sha256)
     staging = Path(tempfile.mkdtemp(prefix=f"{card.folder}-", dir=downloads))
     try:
-        safe_extract(archive, staging)
-        extracted = staging / card.folder
-        if not extracted.is_dir():
-            raise AssetError(f"{url} has no top folder {card.folder}/. Fix: check that it is the "
-                             f"original archive of {card.name}.")
-        verify_manifest(extracted, manifest, fix=f"{url} is not the original archive of {card.name}; " + (
-            "replace it on the server, or drop --base-url" if base_url else "run again, and report it if it repeats"))
+        extracted = _extract_checked(card, archive, staging, url, fix=f"{url} is not the original archive of "
+                                     f"{card.name}; " + ("replace it on the server, or drop --base-url" if base_url
+                                                          else "run again, and report it if it repeats"))
         if folder.exists():  # the corrupt copy: set aside, removed with the staging folder
             os.replace(folder, staging / "replaced")
         os.replace(extracted, folder)
