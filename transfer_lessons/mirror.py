@@ -179,7 +179,7 @@ def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str
 
     Example:
         >>> rows = build_mirror("/media/usb/transfer-lessons")  # doctest: +SKIP
-        >>> print(format_mirror(rows))  # doctest: +SKIP
+        >>> print(format_mirror(rows, "/media/usb/transfer-lessons"))  # doctest: +SKIP
 
     Used by ``python -m transfer_lessons mirror``.
     """
@@ -206,9 +206,9 @@ def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str
             rows.append({"kind": kind, "name": card.name, "path": path, "status": "failed", "detail": str(err)})
             continue
         digests = {rel: d for rel, d in digests.items() if rel != path and not rel.startswith(path + "/")} | found
-        if status != "present" or key not in entries:
+        if status != "present" or key not in entries:  # a folder laid out by hand is adopted as it is
             entries[key] = {"kind": kind, "name": card.name, "path": path, "license": card.license,
-                            "source": detail if status != "present" else entries.get(key, {}).get("source", "found in place"),
+                            "source": "found in place" if status == "present" else detail,
                             "files": len(found), "bytes": sum((root / rel).stat().st_size for rel in found),
                             "added": time.strftime("%Y-%m-%d")}
         _write_index(root, entries, digests)  # after every asset: an interrupted build keeps what it has
