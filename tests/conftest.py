@@ -48,8 +48,9 @@ def shared_mirror(monkeypatch, tmp_path):
 
 
 class _Handler(http.server.BaseHTTPRequestHandler):
-    """Serves ``server.files``, honouring ``Range: bytes=N-``. ``/short/...`` promises more bytes than it
-    sends, then hangs up; ``server.cut[path] = n`` does that once for ``path``, after n bytes."""
+    """Serves ``server.files``, honouring ``Range: bytes=N-`` unless ``server.ignore_range``. ``/short/...``
+    promises more bytes than it sends, then hangs up; ``server.cut[path] = n`` does that once for ``path``,
+    after n bytes."""
 
     def do_GET(self):  # noqa: N802 (http.server's naming)
         self.server.hits.append(self.path)
@@ -59,7 +60,8 @@ class _Handler(http.server.BaseHTTPRequestHandler):
         if body is None:
             self.send_error(404)
             return
-        start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-")) if self.headers.get("Range") else 0
+        ranged = self.headers.get("Range") and not self.server.ignore_range
+        start = int(self.headers["Range"].removeprefix("bytes=").rstrip("-")) if ranged else 0
         if start and start >= len(body):
             self.send_error(416)
             return
@@ -81,7 +83,7 @@ class _Handler(http.server.BaseHTTPRequestHandler):
 def http_server():
     """A real HTTP server on 127.0.0.1 (port 0) in a thread; add bytes to ``server.files``."""
     httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Handler)
-    httpd.files, httpd.hits, httpd.ranges, httpd.cut = {}, [], [], {}
+    httpd.files, httpd.hits, httpd.ranges, httpd.cut, httpd.ignore_range = {}, [], [], {}, False
     httpd.url = f"http://127.0.0.1:{httpd.server_address[1]}"
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
     thread.start()

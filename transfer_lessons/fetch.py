@@ -17,6 +17,7 @@ import tarfile
 import urllib.error
 import urllib.request
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 from typing import Optional, Union
 
@@ -53,8 +54,9 @@ def download(url: str, dest: Union[str, Path], *, sha256: Optional[str] = None,
         progress: show a tqdm progress bar.
         resume: keep ``dest.part`` when the transfer stops, and continue it next time with an
             HTTP ``Range`` request (a server that ignores it sends the whole file again). The
-            sha256 covers the joined file, so a bad join is caught like any corrupt download.
-            Off by default: a learner's cache needs no half files (the mirror builder uses it).
+            sha256 covers the joined file: a join that fails it is fetched once more from byte 0.
+            Use it only with a ``sha256``, which is what catches a part of another version of the
+            file. Off by default: a learner's cache needs no half files (the mirror builder uses it).
 
     Returns:
         ``dest`` as a Path.
@@ -86,6 +88,8 @@ def download(url: str, dest: Union[str, Path], *, sha256: Optional[str] = None,
         raise
     if sha256 and actual != sha256:
         part.unlink(missing_ok=True)
+        if have:  # the kept part was from another file (a stale .part, a changed upstream): once more, whole
+            return download(url, dest, sha256=sha256, progress=progress, resume=resume)
         raise ChecksumMismatch(url, sha256, actual, fix="the download is corrupt or changed upstream; "
                                                         "run again, and report it if it repeats")
     os.replace(part, dest)
@@ -121,15 +125,18 @@ def _stream(response, url: str, part: Path, progress: bool, have: int = 0) -> st
     with response, open(part, "ab" if have else "wb") as out, tqdm(
             total=total and total + have, initial=have, unit="B", unit_scale=True,
             desc=Path(url).name, disable=not progress) as bar:
-        try:
-            for chunk in iter(lambda: response.read(_CHUNK), b""):
-                out.write(chunk)
-                digest.update(chunk)
-                received += len(chunk)
-                bar.update(len(chunk))
-        except (OSError, http.client.HTTPException) as err:
-            raise AssetError(f"The download of {url} was interrupted after {have + received} bytes ({err!r}). "
-                             "Fix: run again.") from err
+        while True:
+            try:
+                chunk = response.read(_CHUNK)
+            except (OSError, http.client.HTTPException) as err:  # the network; a full disk raises as it is
+                raise AssetError(f"The download of {url} was interrupted after {have + received} bytes "
+                                 f"({err!r}). Fix: run again.") from err
+            if not chunk:
+                break
+            out.write(chunk)
+            digest.update(chunk)
+            received += len(chunk)
+            bar.update(len(chunk))
     if total is not None and received < total:
         raise AssetError(f"The download of {url} stopped after {have + received} of {have + total} bytes. "
                          "Fix: run again.")
@@ -178,14 +185,23 @@ def safe_extract(archive: Union[str, Path], target: Union[str, Path]) -> Path:
     Raises:
         UnsafeArchive: a member has an absolute path, a '..' part, a link leading outside
             ``target``, or is a device file; nothing is written in that case.
-        AssetError: the file is neither a zip nor a tar archive.
+        AssetError: the file is neither a zip nor a tar archive, or is damaged (truncated, bad CRC).
 
     Example:
         >>> safe_extract("hymenoptera_data.zip", "/tmp/data")  # doctest: +SKIP
     """
     archive, target = Path(archive), Path(target)
     target.mkdir(parents=True, exist_ok=True)
-    real = Path(os.path.realpath(target))
+    try:
+        _extract(archive, Path(os.path.realpath(target)))
+    except (zipfile.BadZipFile, tarfile.TarError, zlib.error, EOFError) as err:  # truncated, bad CRC, ...
+        raise AssetError(f"{archive} is damaged ({type(err).__name__}: {err}). "
+                         "Fix: delete it and download it again.") from err
+    return target
+
+
+def _extract(archive: Path, real: Path) -> None:
+    """Check every member, then extract (``safe_extract``'s body; damaged archives raise as they are)."""
     if zipfile.is_zipfile(archive):
         with zipfile.ZipFile(archive) as zf:
             for info in zf.infolist():
@@ -206,16 +222,27 @@ def safe_extract(archive: Union[str, Path], target: Union[str, Path]) -> Path:
                 tar.extractall(real)
     else:
         raise AssetError(f"{archive} is neither a zip nor a tar archive. Fix: delete it and run again.")
-    return target
 
 
 def read_manifest(path: Union[str, Path]) -> dict[str, str]:
-    """``{relative path: sha256}`` from a ``sha256sum`` list (``<hex>  <path>``); empty if there is none."""
+    """``{relative path: sha256}`` from a ``sha256sum`` list (``<hex>  <path>``); empty if there is none.
+
+    Raises:
+        AssetError: a line is not ``<64 hex digits>  <path>`` (the message gives its number).
+    """
     path = Path(path)
     if not path.is_file():
         return {}
-    pairs = (line.split(maxsplit=1) for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
-    return {rel.strip().lstrip("*"): digest.lower() for digest, rel in pairs}
+    entries = {}
+    for number, line in enumerate(path.read_text(encoding="utf-8", errors="replace").splitlines(), 1):
+        parts = line.split(maxsplit=1)
+        if not parts:
+            continue
+        if len(parts) != 2 or len(parts[0]) != 64 or not all(c in "0123456789abcdefABCDEF" for c in parts[0]):
+            raise AssetError(f"{path} line {number} is not '<sha256>  <path>': {line[:80]!r}. "
+                             "Fix: restore the file (a mirror's is rewritten by running the mirror command again).")
+        entries[parts[1].strip().lstrip("*")] = parts[0].lower()
+    return entries
 
 
 def verify_manifest(root: Union[str, Path], manifest_path: Union[str, Path], *,
