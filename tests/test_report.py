@@ -107,9 +107,13 @@ def test_execute_runs_headless_and_restores_the_environment(tmp_path, monkeypatc
     seen = {}
 
     def fake_execute(*args, **kwargs):
-        seen["headless"] = os.environ.get("TRANSFER_LESSONS_HEADLESS")
+        seen.update({name: os.environ.get(f"TRANSFER_LESSONS_{name}") for name in ("HEADLESS", "DATA", "CACHE")})
 
     monkeypatch.setattr(papermill, "execute_notebook", fake_execute)
     monkeypatch.delenv("TRANSFER_LESSONS_HEADLESS", raising=False)
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("TRANSFER_LESSONS_DATA", "build/mirror")  # relative: the kernel's cwd is notebooks/
+    monkeypatch.setenv("TRANSFER_LESSONS_CACHE", "/abs/cache")
     assert report._execute(tmp_path / "00_a.ipynb", tmp_path / "out.ipynb", "smoke", None) == ("ok", "")
-    assert seen["headless"] == "1" and "TRANSFER_LESSONS_HEADLESS" not in os.environ
+    assert seen == {"HEADLESS": "1", "DATA": str(tmp_path / "build" / "mirror"), "CACHE": "/abs/cache"}
+    assert "TRANSFER_LESSONS_HEADLESS" not in os.environ and os.environ["TRANSFER_LESSONS_DATA"] == "build/mirror"

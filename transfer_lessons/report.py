@@ -142,11 +142,17 @@ _HEADLESS = "TRANSFER_LESSONS_HEADLESS"  # see widgets.is_headless
 
 
 def _execute(notebook: Path, output: Path, profile: str, timeout: Optional[int]) -> tuple[str, str]:
-    """Run one notebook with papermill, headless (its widgets print plain output); return (status, error message)."""
+    """Run one notebook with papermill, headless (its widgets print plain output), with relative mirror and
+    cache paths made absolute (the kernel runs in the notebook's folder); return (status, error message)."""
     import papermill
 
-    previous = os.environ.get(_HEADLESS)
-    os.environ[_HEADLESS] = "1"  # the kernel papermill starts inherits it
+    overrides = {_HEADLESS: "1"}  # the kernel papermill starts inherits these
+    for name in ("TRANSFER_LESSONS_DATA", "TRANSFER_LESSONS_CACHE"):  # the kernel's cwd is the notebook's folder
+        value = os.path.expanduser(os.environ.get(name, "").strip())
+        if value and not os.path.isabs(value):
+            overrides[name] = os.path.abspath(value)
+    previous = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
     try:
         papermill.execute_notebook(str(notebook), str(output), parameters={"PROFILE": profile},
                                    cwd=str(notebook.parent), progress_bar=False,
@@ -155,10 +161,11 @@ def _execute(notebook: Path, output: Path, profile: str, timeout: Optional[int])
     except Exception as err:  # noqa: BLE001 - any failure of one lesson must not stop the rest
         return "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
     finally:
-        if previous is None:
-            os.environ.pop(_HEADLESS, None)
-        else:
-            os.environ[_HEADLESS] = previous
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 def _to_html(notebook: Path) -> str:
