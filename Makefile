@@ -10,7 +10,7 @@ TORCH_SPEC ?= torch==2.14.1 torchvision==0.29.1
 # A mirror folder beside the checkout is used when present (classroom/CI); else none.
 MIRROR  ?= $(firstword $(wildcard $(abspath ../shared/data)))
 ifneq ($(strip $(MIRROR)),)
-export TRANSFER_LESSONS_DATA ?= $(MIRROR)
+export TRANSFER_LESSONS_DATA ?= $(abspath $(MIRROR))
 endif
 export PYTHONUNBUFFERED := 1
 # PyTorch's CPU allocator backs large tensors with transparent huge pages when this is set, which
@@ -25,7 +25,7 @@ help:
 	@echo "make course [PROFILE=smoke|cpu|gpu]  set up, run every lesson, write reports/"
 	@echo "make test                            set up, run the whole test suite"
 	@echo "make student | make instructor       write build/student/ (no solutions) or build/instructor/"
-	@echo "make mirror [OUT=DIR]                fetch every dataset and weight file into DIR (default build/mirror)"
+	@echo "make mirror [MIRROR_DIR=DIR]         fetch every dataset and weight file into DIR (default build/mirror)"
 
 # Re-runs only when the dependency list changes: setup is quick when nothing changed.
 $(STAMP): pyproject.toml Makefile
@@ -49,9 +49,9 @@ student instructor: setup
 	$(PYTHON) -m transfer_lessons edition $@ --out build/$@
 
 # A classroom mirror (datasets and weights, checksummed); run again to resume or repair it.
-OUT ?= build/mirror
+MIRROR_DIR ?= build/mirror
 mirror: setup
-	$(PYTHON) -m transfer_lessons mirror $(OUT)
+	$(PYTHON) -m transfer_lessons mirror $(abspath $(MIRROR_DIR))
 
 clean:
 	rm -rf reports build .pytest_cache

@@ -26,7 +26,9 @@ def test_doctor_json(tmp_path):
     assert result.returncode == 0, result.stderr
     report = json.loads(result.stdout)
     assert set(report) >= {"device", "versions", "backbones", "datasets", "mirror"}
-    assert report["mirror"] is None  # ../shared/data was laid out by hand, not by the mirror command
+    built = "TRANSFER_LESSONS_DATA" in env and (SHARED_DATA / "mirror.json").is_file()  # by the mirror command
+    assert (report["mirror"] is not None) == built, report["mirror"]
+    assert report["detectors"]["coco_detector"]["source"] in {"mirror", "cache", "missing"}, report["detectors"]
     assert report["backbones"]["efficientnet_lite0"]["offline"] is True
     assert report["backbones"]["efficientnet_lite0"]["available"] is True
     if "TRANSFER_LESSONS_DATA" in env:
@@ -35,7 +37,7 @@ def test_doctor_json(tmp_path):
     else:
         assert report["datasets"]["hymenoptera"]["source"] == "synthetic"
     text = cli("doctor", env=env)
-    assert text.returncode == 0 and "efficientnet_lite0" in text.stdout
+    assert text.returncode == 0 and "efficientnet_lite0" in text.stdout and "coco_detector" in text.stdout
 
 
 @pytest.mark.timeout(200)

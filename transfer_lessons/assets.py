@@ -27,7 +27,7 @@ from .fetch import download, safe_extract, sha256_file, verify_manifest
 
 __all__ = [
     "DatasetCard", "AssetSource", "DATASETS", "MANIFEST_DIR",
-    "list_datasets", "get_dataset_card", "resolve_dataset", "dataset_status", "resolve_file",
+    "list_datasets", "get_dataset_card", "resolve_dataset", "dataset_status", "resolve_file", "file_status",
 ]
 
 
@@ -165,6 +165,26 @@ def resolve_file(relpath: str, *, url: Optional[str] = None, sha256: Optional[st
         raise OfflineAssetMissing(f"{relpath} was not found: mirror: {where}; cache: {cache / relpath}. "
                                   "Fix: put the file at one of these places.")
     return download(url, cache / relpath, sha256=sha256, progress=progress), "download"
+
+
+def file_status(relpath: str, url: Optional[str] = None) -> dict:
+    """Say where ``resolve_file`` would find a single file now, without downloading or hashing.
+
+    Returns:
+        ``{"available": bool, "source": "mirror" | "cache" | "download" | "missing"}``.
+
+    Example:
+        >>> file_status("weights/x.pth")["source"]  # doctest: +SKIP
+        'missing'
+    """
+    mirror, cache = runtime.mirror_dir(), runtime.cache_dir()
+    if mirror is not None and (mirror / relpath).is_file():
+        return {"available": True, "source": "mirror"}
+    if (cache / relpath).is_file():
+        return {"available": True, "source": "cache"}
+    if url and not runtime.is_offline():
+        return {"available": True, "source": "download"}
+    return {"available": False, "source": "missing"}
 
 
 def _card(name_or_card: Union[str, DatasetCard]) -> DatasetCard:

@@ -19,8 +19,8 @@
 - ``progress [DIR] [--lessons 00 ...] [--execute] [--profile P] [--json FILE]``: each exercise of the
   notebooks in DIR (default ``notebooks/``) as passed, failed, not attempted or not run, read from
   the saved outputs, or from a fresh run with ``--execute``; ``--json`` writes the rows for an instructor.
-- ``mirror DIR [--datasets N ...] [--backbones N ...] [--base-url URL] [--check]``: fetch every dataset
-  and backbone's weights into DIR, checksummed, for ``TRANSFER_LESSONS_DATA=DIR`` on offline machines;
+- ``mirror DIR [--datasets N ...] [--backbones N ...] [--detectors N ...] [--base-url URL] [--check]``: fetch
+  every dataset, backbone's weights and detector's weights into DIR, checksummed, for ``TRANSFER_LESSONS_DATA=DIR`` on offline machines;
   a second run resumes and repairs; ``--check`` only verifies (``mirror.py``). Exits 1 if anything failed.
 
 Errors of the package print one line naming the problem and the fix, and exit with status 2.
@@ -40,8 +40,9 @@ __all__ = ["main", "doctor_report"]
 
 def doctor_report() -> dict:
     """What ``doctor --json`` prints: device, versions, backbones and datasets and their sources."""
-    from .assets import dataset_status, list_datasets
+    from .assets import dataset_status, file_status, list_datasets
     from .backbones import list_backbones, weights_status
+    from .detection import COCO_WEIGHTS
     from .mirror import mirror_summary
     from .runtime import cache_dir, is_offline, mirror_dir, pick_device, versions
 
@@ -53,6 +54,7 @@ def doctor_report() -> dict:
         "mirror": mirror_summary(mirror_dir()),
         "backbones": {name: weights_status(name) for name in list_backbones()},
         "datasets": {name: dataset_status(name) for name in list_datasets()},
+        "detectors": {COCO_WEIGHTS["name"]: file_status(f"weights/{COCO_WEIGHTS['file']}", COCO_WEIGHTS["url"])},
     }
 
 
@@ -63,7 +65,9 @@ def _print_doctor(report: dict) -> None:
     print(f"mirror: {settings['mirror'] or '(TRANSFER_LESSONS_DATA not set)'}; cache: "
           f"{settings['cache']}; offline: {settings['offline']}")
     built = report.get("mirror")
-    if built:
+    if built and "error" in built:
+        print(f"mirror index: {built['error']}")
+    elif built:
         print(f"mirror built by `mirror` (updated {built['updated']}): datasets {', '.join(built['datasets']) or '-'}; "
               f"weights {', '.join(built['weights']) or '-'}")
     print("\nbackbone                  offline  available  source")
@@ -71,6 +75,9 @@ def _print_doctor(report: dict) -> None:
         print(f"{name:<25} {str(info['offline']):<8} {str(info['available']):<10} {info['source']}")
     print("\ndataset                   available  source")
     for name, info in report["datasets"].items():
+        print(f"{name:<25} {str(info['available']):<10} {info['source']}")
+    print("\ndetector weights          available  source")
+    for name, info in report["detectors"].items():
         print(f"{name:<25} {str(info['available']):<10} {info['source']}")
 
 
@@ -169,7 +176,8 @@ def _mirror(args) -> int:
         fix = f"; run `python -m transfer_lessons mirror {args.dir}` to repair" if problems else ""
         print(f"{args.dir}: {len(problems)} problem(s){fix}")
         return 1 if problems else 0
-    rows = build_mirror(args.dir, datasets=args.datasets, backbones=args.backbones, base_url=args.base_url)
+    rows = build_mirror(args.dir, datasets=args.datasets, backbones=args.backbones, detectors=args.detectors,
+                        base_url=args.base_url)
     print(format_mirror(rows, args.dir))
     return 1 if any(row["status"] == "failed" for row in rows) else 0
 
@@ -224,6 +232,7 @@ def _parser() -> argparse.ArgumentParser:
     mirror.add_argument("dir", help="the mirror folder (created; an existing one is resumed and repaired)")
     mirror.add_argument("--datasets", nargs="*", metavar="NAME", help="default: every downloadable dataset")
     mirror.add_argument("--backbones", nargs="*", metavar="NAME", help="default: the whole catalog")
+    mirror.add_argument("--detectors", nargs="*", metavar="NAME", help="default: coco_detector (lesson 03)")
     mirror.add_argument("--base-url", metavar="URL", help="fetch URL/<file name> instead of the official addresses")
     mirror.add_argument("--check", action="store_true", help="only verify the files against DIR/MANIFEST.sha256")
     return parser

@@ -139,9 +139,9 @@ def build_detector(backbone: str = "efficientnet_lite0", num_classes: int = 2, *
 
 # torchvision's COCO-trained Faster R-CNN on MobileNetV3-Large + FPN: the file name's suffix is the
 # first 8 hex digits of its sha256 (torchvision's own check).
-COCO_WEIGHTS = {"file": "fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
+COCO_WEIGHTS = {"name": "coco_detector", "file": "fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
                 "url": "https://download.pytorch.org/models/fasterrcnn_mobilenet_v3_large_fpn-fb6a3cc7.pth",
-                "sha256_prefix": "fb6a3cc7"}
+                "sha256_prefix": "fb6a3cc7", "license": "BSD-3-Clause (torchvision); trained on COCO 2017"}
 
 
 def coco_detector(num_classes: int = 2, *, pretrained: bool = True, min_size: int = 320,

