@@ -57,7 +57,7 @@ def test_all_lists_the_public_names():
     assert defined <= set(mirror.__all__) and all(hasattr(mirror, name) for name in mirror.__all__)
 
 
-def test_build_then_use_offline_then_resume(served, tmp_path, monkeypatch):
+def test_build_then_use_offline_then_run_again(served, tmp_path, monkeypatch):
     root = tmp_path / "mirror"
     rows = build_mirror(root, datasets=["tiny"], backbones=["efficientnet_lite0"], detectors=[], progress=False)
     assert _status(rows) == {"tiny": "fetched", "efficientnet_lite0": "fetched"}, rows
@@ -152,6 +152,9 @@ def test_base_url_takes_a_repacked_archive_only_if_every_file_matches(served, tm
     (root / "tiny_data" / "train" / "a" / "one.txt").write_bytes(b"corrupt")
     rows = build_mirror(root, datasets=["tiny"], backbones=[], base_url=served.url, detectors=[], progress=False)
     assert rows[0]["status"] == "failed" and "one.txt" in rows[0]["detail"] and "not the original" in rows[0]["detail"]
+    # A failed repair leaves the folder as it was: the good file is there, the bad one still named by --check.
+    assert (root / "tiny_data" / "train" / "b" / "two.txt").read_bytes() == FILES["train/b/two.txt"]
+    assert [row["path"] for row in check_mirror(root)] == ["tiny_data/train/a/one.txt"]
 
 
 def test_offline_backbone_without_its_package_says_what_to_install(served, tmp_path, monkeypatch, capsys):
