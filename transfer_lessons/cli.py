@@ -119,9 +119,13 @@ def _finetune(args) -> int:
 
 
 def _write_json(path, data) -> None:
-    """Write ``data`` as JSON atomically: a reader sees the old file or the whole new one."""
+    """Write ``data`` as JSON atomically (a reader sees the old file or the whole new one) when a
+    path is given (``--json FILE``), and say where."""
+    if not path:
+        return
     with atomic_path(path) as tmp:
         tmp.write_text(json.dumps(data, indent=2))
+    print(f"written to {path}")
 
 
 def _bench(args) -> int:
@@ -130,9 +134,7 @@ def _bench(args) -> int:
     result = bench_training(args.backbone, batch=args.batch, size=args.size, steps=args.steps, device=args.device,
                             variants=args.variants, repeats=args.repeats)
     print(format_bench(result))
-    if args.json:
-        _write_json(args.json, result)
-        print(f"written to {args.json}")
+    _write_json(args.json, result)
     return 0
 
 
@@ -160,9 +162,7 @@ def _progress(args) -> int:
 
     rows = progress(args.dir, lessons=args.lessons, execute=args.execute, profile=args.profile)
     print(format_progress(rows))
-    if args.json:
-        _write_json(args.json, rows)
-        print(f"written to {args.json}")
+    _write_json(args.json, rows)
     return 0
 
 
