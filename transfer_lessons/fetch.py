@@ -24,7 +24,7 @@ from typing import Optional, Union
 from . import runtime
 from .errors import AssetError, ChecksumMismatch, OfflineAssetMissing, UnsafeArchive
 
-__all__ = ["sha256_file", "download", "safe_extract", "read_manifest", "verify_manifest"]
+__all__ = ["sha256_file", "download", "safe_extract", "read_manifest", "manifest_problems", "verify_manifest"]
 
 _CHUNK = 1 << 20  # bytes read per step when hashing and downloading
 
@@ -268,13 +268,26 @@ def verify_manifest(root: Union[str, Path], manifest_path: Union[str, Path], *,
     root, manifest_path = Path(root), Path(manifest_path)
     if not manifest_path.is_file():
         raise AssetError(f"Manifest {manifest_path} is missing. Fix: reinstall transfer_lessons.")
-    entries = [(digest, root / rel) for rel, digest in read_manifest(manifest_path).items()]
-    missing = [path for _, path in entries if not path.is_file()]  # cheap check before hashing
+    entries = read_manifest(manifest_path)
+    problems = manifest_problems(root, entries)
+    missing = [row for row in problems if row["actual"] is None]
     if missing:
-        raise AssetError(f"{missing[0]} is missing ({len(missing)} of {len(entries)} files listed in "
+        raise AssetError(f"{root / missing[0]['path']} is missing ({len(missing)} of {len(entries)} files listed in "
                          f"{manifest_path.name} are). Fix: {fix}.")
-    for expected, path in entries:
-        actual = sha256_file(path)
-        if actual != expected:
-            raise ChecksumMismatch(path, expected, actual, fix=fix)
+    if problems:
+        raise ChecksumMismatch(root / problems[0]["path"], problems[0]["expected"], problems[0]["actual"], fix=fix)
     return len(entries)
+
+
+def manifest_problems(root: Union[str, Path], entries: dict[str, str]) -> list[dict]:
+    """Every file of ``entries`` (``{relative path: sha256}``, as ``read_manifest`` gives) that is missing
+    under ``root`` or differs: ``[{"path", "expected", "actual"}]``, ``actual`` None when missing.
+
+    Used by ``verify_manifest`` (which raises on the first) and the mirror (which lists and repairs them all).
+    """
+    root, problems = Path(root), []
+    for rel, expected in entries.items():
+        actual = sha256_file(root / rel) if (root / rel).is_file() else None
+        if actual != expected:
+            problems.append({"path": rel, "expected": expected, "actual": actual})
+    return problems

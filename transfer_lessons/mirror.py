@@ -43,7 +43,7 @@ from typing import Iterable, Optional, Union
 
 from . import runtime
 from .errors import AssetError, ChecksumMismatch, OfflineAssetMissing, TransferLessonsError, UnknownName
-from .fetch import read_manifest
+from .fetch import manifest_problems, read_manifest
 
 __all__ = ["MANIFEST", "INDEX", "build_mirror", "check_mirror", "recorded_sha256", "mirror_summary",
            "format_mirror"]
@@ -118,16 +118,9 @@ def _weight_files(backbones: Optional[Iterable[str]], detectors: Optional[Iterab
 
 def _problems(root: Path, digests: dict[str, str]) -> list[dict]:
     """``[{"path", "problem"}]`` for each file of ``digests`` (relative to ``root``) missing or changed."""
-    from .fetch import sha256_file
-
-    problems = []
-    for rel, expected in sorted(digests.items()):
-        path = root / rel
-        if not path.is_file():
-            problems.append({"path": rel, "problem": "missing"})
-        elif (actual := sha256_file(path)) != expected:
-            problems.append({"path": rel, "problem": f"corrupt: sha256 {actual[:12]}…, expected {expected[:12]}…"})
-    return problems
+    return [{"path": row["path"], "problem": "missing" if row["actual"] is None else
+             f"corrupt: sha256 {row['actual'][:12]}…, expected {row['expected'][:12]}…"}
+            for row in manifest_problems(root, digests)]
 
 
 def _named(problems: list[dict]) -> str:
