@@ -18,12 +18,15 @@ export PYTHONUNBUFFERED := 1
 # 30.5 s -> 23.1 s on 2 cores). Linux only; elsewhere it is ignored.
 export THP_MEM_ALLOC_ENABLE := 1
 
+# The base install is the library (fine_tune, load_model, predict); the course and its tests need these extras.
+EXTRAS  := course,detection,deploy,dev
 STAMP := $(VENV)/.installed
 
-.PHONY: setup course test clean help student instructor mirror
+.PHONY: setup course test test-fast lint clean help student instructor mirror
 help:
 	@echo "make course [PROFILE=smoke|cpu|gpu]  set up, run every lesson, write reports/"
-	@echo "make test                            set up, run the whole test suite"
+	@echo "make test                            set up, lint (ruff, import-linter), run the whole test suite"
+	@echo "make test-fast                       the same without executing the lessons (a few minutes)"
 	@echo "make student | make instructor       write build/student/ (no solutions) or build/instructor/"
 	@echo "make mirror [MIRROR_DIR=DIR]         fetch every dataset and weight file into DIR (default build/mirror)"
 
@@ -32,7 +35,7 @@ $(STAMP): pyproject.toml Makefile
 	test -x $(PYTHON) || $(PY) -m venv $(VENV)
 	$(PYTHON) -m pip install -q --upgrade pip
 	$(PYTHON) -m pip install -q $(TORCH_SPEC)
-	$(PYTHON) -m pip install -q -e ".[dev]"
+	$(PYTHON) -m pip install -q -e ".[$(EXTRAS)]"
 	$(PYTHON) -m ipykernel install --sys-prefix --name python3 --display-name "Python 3 (transfer-lessons)" >/dev/null
 	touch $(STAMP)
 
@@ -41,8 +44,16 @@ setup: $(STAMP)
 course: setup
 	$(PYTHON) -m transfer_lessons run --profile $(PROFILE)
 
-test: setup
+# ruff (pyflakes, pycodestyle, import order) and the layers contract (import-linter), both in pyproject.toml
+lint: setup
+	$(VENV)/bin/ruff check transfer_lessons tests scripts
+	$(VENV)/bin/lint-imports
+
+test: lint
 	$(PYTHON) -m pytest
+
+test-fast: lint
+	$(PYTHON) -m pytest -m "not notebook"
 
 # Classroom editions: the lessons with outputs cleared; the instructor's adds notebooks/solutions/.
 student instructor: setup

@@ -1,20 +1,27 @@
-"""Tests for assets.py: dataset cards, the resolution order (mirror, cache, download, synthetic), resolve_file."""
+"""The asset layer: dataset cards, the resolution order (mirror, cache, download, synthetic), weight files."""
 
 from __future__ import annotations
 
 import hashlib
-import inspect
 import socket
 
 import pytest
-
 from helpers import FILES, write_tree, zip_bytes
+
 from transfer_lessons import assets
-from transfer_lessons.assets import (AssetSource, DatasetCard, dataset_status, get_dataset_card, list_datasets,
-                                     resolve_dataset, resolve_file)
-from transfer_lessons.errors import (AssetError, ChecksumMismatch, DatasetLayoutError, OfflineAssetMissing,
-                                     UnknownName)
-from transfer_lessons.fetch import verify_manifest
+from transfer_lessons.assets import (
+    WEIGHTS,
+    AssetSource,
+    DatasetCard,
+    WeightsCard,
+    dataset_status,
+    get_dataset_card,
+    list_datasets,
+    resolve_dataset,
+    resolve_weights_file,
+    verify_manifest,
+)
+from transfer_lessons.errors import AssetError, ChecksumMismatch, DatasetLayoutError, OfflineAssetMissing, UnknownName
 
 
 @pytest.fixture
@@ -34,13 +41,6 @@ def _closed_port_url() -> str:
         sock.bind(("127.0.0.1", 0))
         port = sock.getsockname()[1]
     return f"http://127.0.0.1:{port}/nothing.zip"  # closed now: connection refused
-
-
-def test_all_lists_the_public_names():
-    defined = {name for name, value in vars(assets).items() if not name.startswith("_")
-               and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == assets.__name__}
-    assert defined <= set(assets.__all__), f"public but not exported: {defined - set(assets.__all__)}"
-    assert all(hasattr(assets, name) for name in assets.__all__)
 
 
 def test_registry_and_unknown_name():
@@ -137,21 +137,27 @@ def test_user_folder_and_missing_path(tmp_path):
         resolve_dataset(tmp_path / "nope")
 
 
-def test_resolve_file_order(online, server, tmp_path, monkeypatch):
+def test_weights_file_order_mirror_cache_download(online, server, tmp_path, monkeypatch):
     data = b"weights!"
     digest = hashlib.sha256(data).hexdigest()
     server.files["/w.pth"] = data
-    path, source = resolve_file("weights/w.pth", url=f"{server.url}/w.pth", sha256=digest, progress=False)
+    monkeypatch.setitem(WEIGHTS, "w", WeightsCard("w", "w.pth", "test", kind="detector", url=f"{server.url}/w.pth",
+                                                  sha256=digest))
+    path, source = resolve_weights_file("w", progress=False)
     assert (path, source) == (online / "weights/w.pth", "download")
-    assert resolve_file("weights/w.pth", sha256=digest)[1] == "cache"
+    assert resolve_weights_file("w") == (path, "cache")
     mirror = tmp_path / "mirror"
     (mirror / "weights").mkdir(parents=True)
     (mirror / "weights/w.pth").write_bytes(b"tampered")
     monkeypatch.setenv("TRANSFER_LESSONS_DATA", str(mirror))
     with pytest.raises(ChecksumMismatch, match="w.pth"):
-        resolve_file("weights/w.pth", sha256=digest)
-    with pytest.raises(OfflineAssetMissing, match="other.pth"):
-        resolve_file("weights/other.pth")
+        resolve_weights_file("w")
+    (mirror / "weights/w.pth").write_bytes(data)
+    assert resolve_weights_file("w")[1] == "mirror"
+    monkeypatch.setenv("TRANSFER_LESSONS_OFFLINE", "1")
+    monkeypatch.setitem(WEIGHTS, "v", WeightsCard("v", "v.pth", "test", url=f"{server.url}/v.pth"))
+    with pytest.raises(OfflineAssetMissing, match="v.pth"):
+        resolve_weights_file("v")
 
 
 def test_real_mirror_is_verified(shared_mirror):

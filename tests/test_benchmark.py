@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import pytest
+from helpers import tiny_net
 from torch import nn
 
 import transfer_lessons as tl
-from transfer_lessons.benchmark import best_under_budget, count_flops, measure_latency, pareto_front, peak_memory_mb
-
-from helpers import tiny_net
+from transfer_lessons.speed import best_under_budget, count_flops, measure_latency, pareto_front, peak_memory_mb
 
 
 def test_count_flops_counts_a_multiply_add_as_two():
@@ -39,7 +38,7 @@ def test_peak_memory_is_a_size_or_an_honest_none():
 @pytest.mark.timeout(240)
 @pytest.mark.parametrize("name", tl.list_backbones())
 def test_describe_backbone_agrees_with_its_card(name, isolated_assets):
-    row = tl.describe_backbone(name)
+    row = tl.speed.describe_backbone(name)
     card = tl.get_card(name)
     assert row["params_m"] == pytest.approx(card.params_m, rel=0.02), f"{row['params_m']} M != card {card.params_m} M"
     assert row["gflops"] > 0 and row["input_size"] == card.input_size
@@ -48,7 +47,7 @@ def test_describe_backbone_agrees_with_its_card(name, isolated_assets):
 
 @pytest.mark.timeout(120)
 def test_benchmark_backbone_row(isolated_assets):
-    row = tl.benchmark_backbone(tl.create_backbone("efficientnet_lite0", pretrained=False), 64,
+    row = tl.speed.benchmark_backbone(tl.create_backbone("efficientnet_lite0", pretrained=False), 64,
                                 tl.get_profile("smoke"))
     assert set(row) == {"latency_ms", "images_per_s", "peak_mem_mb", "mem_method", "repeats"}
     assert row["latency_ms"] > 0 and row["images_per_s"] > 0 and row["repeats"] == 2

@@ -9,19 +9,12 @@ import numpy as np
 import pytest
 import torch
 
-from transfer_lessons import checkpoint
-from transfer_lessons.checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 from transfer_lessons.errors import TransferLessonsError
+from transfer_lessons.training import load_checkpoint, restore_rng_states, rng_states, save_checkpoint
 
 
 class Arbitrary:
     """Any Python object: unpickling one can run code, so a weights-only load must refuse it."""
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(checkpoint).items()
-              if not name.startswith("_") and getattr(obj, "__module__", None) == checkpoint.__name__}
-    assert sorted(checkpoint.__all__) == sorted(public), f"__all__ {sorted(checkpoint.__all__)} != {sorted(public)}"
 
 
 def test_round_trip_of_plain_state(tmp_path):

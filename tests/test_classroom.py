@@ -6,11 +6,10 @@ import sys
 
 import nbformat
 import pytest
-
 from conftest import REPO
 from test_notebooks import _offline_env
 
-from transfer_lessons.classroom import build_edition, exercise_names, find_notebooks, format_progress, progress
+from transfer_lessons.course import build_edition, exercise_names, find_notebooks, format_progress, progress
 from transfer_lessons.errors import UnknownName
 
 SOLUTIONS = sorted((REPO / "notebooks" / "solutions").glob("*.ipynb"))
@@ -39,7 +38,8 @@ def _solution_lines(notebook) -> list[str]:
 @pytest.fixture(scope="module")
 def editions(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("editions")
-    return {kind: (tmp / kind, build_edition(kind, tmp / kind, REPO / "notebooks")) for kind in ("student", "instructor")}
+    return {kind: (tmp / kind, build_edition(kind, tmp / kind, REPO / "notebooks"))
+            for kind in ("student", "instructor")}
 
 
 def test_every_solution_has_answer_lines():
@@ -68,7 +68,8 @@ def test_instructor_edition_has_the_solutions(editions):
     assert len(written) == len(LESSONS) + len(SOLUTIONS)
     for notebook in SOLUTIONS:
         copy = root / "solutions" / notebook.name
-        assert exercise_names(copy) == exercise_names(REPO / "notebooks" / f"{notebook.stem.removesuffix('_solutions')}.ipynb")
+        lesson = REPO / "notebooks" / f"{notebook.stem.removesuffix('_solutions')}.ipynb"
+        assert exercise_names(copy) == exercise_names(lesson)
         text = "\n".join(_code(copy))
         assert all(line in text for line in _solution_lines(notebook))
 
@@ -87,7 +88,8 @@ def test_progress_without_running_reads_saved_outputs(tmp_path):
         ["iou", "precision_threshold", "detector_backbone"]
     assert {r["status"] for r in rows} == {"not run"}  # lessons are committed without outputs
     assert {r["notebook"] for r in rows} == {"03_detection.ipynb", "solutions/03_detection_solutions.ipynb"}
-    assert [p.name for p in find_notebooks(REPO / "notebooks", ["00_tour"])] == ["00_tour.ipynb", "00_tour_solutions.ipynb"]
+    found = [p.name for p in find_notebooks(REPO / "notebooks", ["00_tour"])]
+    assert found == ["00_tour.ipynb", "00_tour_solutions.ipynb"]
     table = format_progress(rows)
     assert "03_detection.ipynb" in table and table.endswith("6 exercises: 6 not run")
 
@@ -118,7 +120,7 @@ def test_progress_on_editions(editions, tmp_path):
 
 
 def test_edition_cli(tmp_path, capsys):
-    from transfer_lessons.cli import main
+    from transfer_lessons.course import main
 
     assert main(["edition", "student", "--out", str(tmp_path / "s"), "--notebooks", str(REPO / "notebooks")]) == 0
     assert f"{len(LESSONS)} notebooks written" in capsys.readouterr().out

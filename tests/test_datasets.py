@@ -1,18 +1,22 @@
-"""Tests for datasets.py: layout checks, image checks, the decoded cache, classification loading, real data."""
+"""The data layer: layout checks, image checks, the decoded cache, classification loading for a backbone, real data."""
 
 from __future__ import annotations
-
-import inspect
 
 import numpy as np
 import pytest
 import torch
+from helpers import write_image
 from PIL import Image
 
-from helpers import write_image
-from transfer_lessons import datasets
-from transfer_lessons.datasets import (CachedImageDataset, DecodedImageCache, balanced_subset,
-                                       load_classification, open_rgb, scan_image_folder)
+from transfer_lessons.data import (
+    CachedImageDataset,
+    DecodedImageCache,
+    _images,
+    balanced_subset,
+    load_classification,
+    open_rgb,
+    scan_image_folder,
+)
 from transfer_lessons.errors import BadImage, DataError, DatasetLayoutError
 
 
@@ -22,13 +26,6 @@ def _image_folder(root, per_class=3, classes=("cats", "dogs"), splits=("train", 
             for i in range(per_class):
                 write_image(root / split / name / f"{i}.jpg", color=(40 * index, 20 * i, 90))
     return root
-
-
-def test_all_lists_the_public_names():
-    defined = {name for name, value in vars(datasets).items() if not name.startswith("_")
-               and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == datasets.__name__}
-    assert defined <= set(datasets.__all__), f"public but not exported: {defined - set(datasets.__all__)}"
-    assert all(hasattr(datasets, name) for name in datasets.__all__)
 
 
 def test_corrupt_image_is_named(tmp_path):
@@ -102,8 +99,8 @@ def test_decoded_cache_decodes_each_file_once(tmp_path, monkeypatch):
     root = _image_folder(tmp_path, splits=("train",)) / "train"
     samples, classes = scan_image_folder(root)
     opened = []
-    real_open = datasets.open_rgb
-    monkeypatch.setattr(datasets, "open_rgb", lambda path, **kw: opened.append(path) or real_open(path, **kw))
+    real_open = _images.open_rgb
+    monkeypatch.setattr(_images, "open_rgb", lambda path, **kw: opened.append(path) or real_open(path, **kw))
     data = CachedImageDataset(samples, classes, transform=lambda x: x.float(), decode_size=24)
     for _ in range(3):  # three "epochs"
         batch = [data[i][0] for i in range(len(data))]
@@ -117,7 +114,7 @@ def test_decoded_cache_persists(tmp_path, monkeypatch):
     paths = [p for p, _ in scan_image_folder(_image_folder(tmp_path, splits=("train",)) / "train")[0]]
     first = DecodedImageCache(paths, 16, persist=True)
     assert first.file.is_file()
-    monkeypatch.setattr(datasets, "open_rgb", lambda *a, **k: pytest.fail("should load, not decode"))
+    monkeypatch.setattr(_images, "open_rgb", lambda *a, **k: pytest.fail("should load, not decode"))
     second = DecodedImageCache(paths, 16, persist=True)
     assert all(torch.equal(a, b) for a, b in zip(first.images, second.images))
 
@@ -133,6 +130,16 @@ def test_load_classification_own_folder(tmp_path):
         load_classification("pennfudan")
 
 
+def test_preprocessing_comes_from_the_backbone_card(tmp_path):
+    root = _image_folder(tmp_path / "mine", per_class=2)
+    vit = load_classification(root, backbone="vit_small_patch16_224", progress=False)
+    lite = load_classification(root, backbone="efficientnet_lite1", progress=False)
+    assert vit.val[0][0].shape == (3, 224, 224) and lite.val[0][0].shape == (3, 240, 240), "the card's input size"
+    pixels = vit.val.cache[0].float() / 255  # ViT's card: mean = std = 0.5, so x = 2 * pixel - 1
+    assert torch.allclose(vit.val[0][0].mean(), (2 * pixels - 1).mean(), atol=0.05)
+    assert load_classification(root, backbone="efficientnet_lite1", image_size=96).train[0][0].shape == (3, 96, 96)
+
+
 @pytest.mark.timeout(60)
 def test_real_hymenoptera(shared_mirror):
     data = load_classification("hymenoptera", image_size=64)
@@ -142,7 +149,7 @@ def test_real_hymenoptera(shared_mirror):
 
 
 def test_fraction_subset_is_balanced_seeded_and_shares_the_cache(tmp_path):
-    from transfer_lessons.datasets import fraction_subset, make_loaders, with_transform
+    from transfer_lessons.data import fraction_subset, make_loaders, with_transform
 
     data = load_classification(_image_folder(tmp_path, per_class=8), image_size=32, progress=False)
     quarter = fraction_subset(data.train, 0.25, seed=1)

@@ -8,10 +8,8 @@ import pytest
 import torch
 from torch import nn
 
-from transfer_lessons import deploy
-from transfer_lessons.deploy import (export_onnx, file_size_mb, onnx_accuracy, onnx_latency, onnx_predict,
-                                     quantize_onnx)
-from transfer_lessons.errors import TransferLessonsError
+from transfer_lessons.errors import MissingExtra
+from transfer_lessons.speed import export_onnx, file_size_mb, onnx_accuracy, onnx_latency, onnx_predict, quantize_onnx
 
 pytest.importorskip("onnxruntime", reason="onnxruntime is not installed (pip install onnx onnxruntime)")
 pytest.importorskip("onnx", reason="onnx is not installed")
@@ -26,12 +24,6 @@ def small_net() -> nn.Module:
                          nn.Conv2d(32, 64, 3, stride=2, padding=1), nn.BatchNorm2d(64), nn.ReLU6(),
                          nn.Conv2d(64, 64, 3, padding=1), nn.ReLU6(),
                          nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(64, 2)).eval()
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(deploy).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == deploy.__name__ or name.isupper())}
-    assert sorted(deploy.__all__) == sorted(public), f"__all__ {sorted(deploy.__all__)} != public {sorted(public)}"
 
 
 def test_export_keeps_the_outputs_and_any_batch_size(tmp_path):
@@ -51,16 +43,19 @@ def test_int8_is_smaller_close_and_covers_the_convolutions(tmp_path):
     model = small_net()
     fp32 = export_onnx(model, tmp_path / "model.onnx", 16)
     generator = torch.Generator().manual_seed(2)
-    calibration, images = torch.randn(64, 3, 16, 16, generator=generator), torch.randn(32, 3, 16, 16, generator=generator)
+    calibration = torch.randn(64, 3, 16, 16, generator=generator)
+    images = torch.randn(32, 3, 16, 16, generator=generator)
     result = quantize_onnx(fp32, tmp_path / "int8.onnx", calibration, batch_size=16)
     assert result["path"].is_file() and isinstance(result["reduce_range"], bool)
-    assert result["quantized"] == 3 and len(result["float"]) == 1, result  # 2 of 3 convs and the head; the stem stays float
+    # 2 of 3 convs and the head; the stem stays float
+    assert result["quantized"] == 3 and len(result["float"]) == 1, result
     every = quantize_onnx(fp32, tmp_path / "all.onnx", calibration, keep_first_conv=False)
     assert every["quantized"] == 4 and every["float"] == [], every
     assert file_size_mb(every["path"]) < 0.5 * file_size_mb(fp32), (file_size_mb(every["path"]), file_size_mb(fp32))
     reference, quantized = onnx_predict(fp32, images), onnx_predict(every["path"], images)
     scale = reference.abs().max()
-    assert (quantized - reference).abs().max() < 0.1 * scale, f"int8 logits off by {(quantized - reference).abs().max():.3f}"
+    gap = (quantized - reference).abs().max()
+    assert gap < 0.1 * scale, f"int8 logits off by {gap:.3f}"
 
 
 def test_latency_reports_medians(tmp_path):
@@ -73,6 +68,6 @@ def test_latency_reports_medians(tmp_path):
 
 def test_a_missing_runtime_names_what_to_install(monkeypatch, tmp_path):
     monkeypatch.setitem(sys.modules, "onnxruntime", None)  # "import onnxruntime" now raises ImportError
-    with pytest.raises(TransferLessonsError, match="pip install onnx onnxruntime"):
+    with pytest.raises(MissingExtra, match=r"transfer-lessons\[deploy\]"):
         export_onnx(small_net(), tmp_path / "model.onnx", 16)
     assert not (tmp_path / "model.onnx").exists()

@@ -10,22 +10,16 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader
 
-from transfer_lessons import detection, detection_train
-from transfer_lessons.detection import COCO_WEIGHTS, build_detector, coco_detector
-from transfer_lessons.detection_data import collate_detection, load_detection
-from transfer_lessons.detection_train import evaluate_detector, fit_detector, train_detector_one_epoch
+from transfer_lessons.assets import WEIGHTS
+from transfer_lessons.data import collate_detection, load_detection
 from transfer_lessons.errors import ChecksumMismatch, NonFiniteLoss, OfflineAssetMissing, UnknownName
+from transfer_lessons.evaluation import evaluate_detector
+from transfer_lessons.models import build_detector, coco_detector
+from transfer_lessons.training import fit_detector, train_detector_one_epoch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 IMAGE = [torch.rand(3, 96, 128, generator=torch.Generator().manual_seed(0))]
 TARGET = [{"boxes": torch.tensor([[10.0, 20.0, 60.0, 90.0]]), "labels": torch.tensor([1])}]
-
-
-@pytest.mark.parametrize("module", [detection, detection_train])
-def test_all_lists_public_names(module):
-    public = {name for name, obj in vars(module).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == module.__name__ or name.isupper())}
-    assert sorted(module.__all__) == sorted(public)
 
 
 @pytest.mark.timeout(60)
@@ -76,13 +70,13 @@ def test_coco_detector_replaces_the_box_predictor():
 
 
 def test_coco_weights_offline_and_corrupt_give_clear_errors(isolated_assets, tmp_path, monkeypatch):
-    with pytest.raises(OfflineAssetMissing, match=COCO_WEIGHTS["file"]):
+    with pytest.raises(OfflineAssetMissing, match=WEIGHTS["coco_detector"].file):
         coco_detector(progress=False)
     mirror = tmp_path / "mirror"
     (mirror / "weights").mkdir(parents=True)
-    (mirror / "weights" / COCO_WEIGHTS["file"]).write_bytes(b"not the published weights")
+    (mirror / "weights" / WEIGHTS["coco_detector"].file).write_bytes(b"not the published weights")
     monkeypatch.setenv("TRANSFER_LESSONS_DATA", str(mirror))
-    with pytest.raises(ChecksumMismatch, match=COCO_WEIGHTS["file"]):
+    with pytest.raises(ChecksumMismatch, match=WEIGHTS["coco_detector"].file):
         coco_detector(progress=False)
 
 

@@ -2,26 +2,14 @@
 
 from __future__ import annotations
 
-import inspect
-
 import numpy as np
 import pytest
 import torch
+from helpers import write_image
 from PIL import Image
 
-from helpers import write_image
-from transfer_lessons import detection_data
-from transfer_lessons.detection_data import DetectionDataset, collate_detection, load_detection
+from transfer_lessons.data import DetectionDataset, collate_detection, load_detection
 from transfer_lessons.errors import DataError, DatasetLayoutError
-
-
-def test_all_lists_the_public_names():
-    defined = {name for name, value in vars(detection_data).items() if not name.startswith("_")
-               and (inspect.isfunction(value) or inspect.isclass(value))
-               and value.__module__ == detection_data.__name__}
-    exported = set(detection_data.__all__)
-    assert defined <= exported, f"public but not exported: {defined - exported}"
-    assert all(hasattr(detection_data, name) for name in exported)
 
 
 def test_load_detection_refuses_a_classification_dataset():

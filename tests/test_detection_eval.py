@@ -7,14 +7,23 @@ import pytest
 import torch
 from matplotlib.figure import Figure
 
-from transfer_lessons import detection_eval, detection_viz
-from transfer_lessons.detection import build_detector
-from transfer_lessons.detection_data import load_detection, make_detection_loaders
-from transfer_lessons.detection_eval import (average_precision, match_detections, missed_objects, precision_at,
-                                             precision_recall, threshold_for_precision)
-from transfer_lessons.detection_viz import draw_boxes, plot_iou_histogram, plot_pr_curves, show_detections
+from transfer_lessons.data import load_detection, make_detection_loaders
+from transfer_lessons.evaluation import (
+    average_precision,
+    filter_detections,
+    match_detections,
+    missed_objects,
+    precision_at,
+    precision_recall,
+    threshold_for_precision,
+)
 from transfer_lessons.exercises import check_detector_backbone, check_iou, check_precision_threshold
-from transfer_lessons.widgets import detection_explorer, filter_detections
+from transfer_lessons.models import build_detector
+from transfer_lessons.plots import detections as show_detections
+from transfer_lessons.plots import draw_boxes
+from transfer_lessons.plots import iou_histogram as plot_iou_histogram
+from transfer_lessons.plots import pr_curves as plot_pr_curves
+from transfer_lessons.widgets import detection_explorer
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -37,17 +46,11 @@ def _scene(seed: int, images: int = 12):
         false = torch.cat([false, false + 30], 1)
         boxes = torch.cat([jitter, false])
         boxes = torch.cat([boxes[:, :2], torch.maximum(boxes[:, 2:], boxes[:, :2] + 1)], 1)
-        scores = torch.cat([0.3 + 0.7 * torch.rand(len(jitter), generator=g), 0.6 * torch.rand(len(false), generator=g)])
+        scores = torch.cat([0.3 + 0.7 * torch.rand(len(jitter), generator=g),
+                            0.6 * torch.rand(len(false), generator=g)])
         predictions.append({"boxes": boxes, "scores": scores, "labels": torch.ones(len(boxes), dtype=torch.int64)})
         targets.append({"boxes": objects, "labels": torch.ones(n, dtype=torch.int64)})
     return predictions, targets
-
-
-def test_all_lists_public_names():
-    for module in (detection_eval, detection_viz):
-        public = {name for name, obj in vars(module).items() if not name.startswith("_")
-                  and getattr(obj, "__module__", None) == module.__name__}
-        assert sorted(module.__all__) == sorted(public)
 
 
 def test_matching_counts_duplicates_and_misses():
@@ -59,7 +62,7 @@ def test_matching_counts_duplicates_and_misses():
     assert m.num_objects == 2 and len(m.ious) == 1 and 0.5 < float(m.ious[0]) < 1
     precision, recall, scores = precision_recall(m)
     assert precision.tolist() == pytest.approx([1.0, 0.5, 1 / 3]) and recall.tolist() == pytest.approx([0.5] * 3)
-    assert average_precision(precision, recall) == pytest.approx(51 / 101), "recall 0.5 at precision 1: 51 of 101 levels"
+    assert average_precision(precision, recall) == pytest.approx(51 / 101), "recall 0.5 at precision 1: 51/101 levels"
     assert precision_at(m, 0.85) == (1.0, 0.5) and precision_at(m, 0.95) == (1.0, 0.0)
     assert missed_objects([prediction], [target]) == [1]
     assert [float(b) for b in m.best_iou[0]] == pytest.approx([1.0, 0.0])
@@ -150,7 +153,7 @@ def test_exercise_checks(isolated_assets):
 
 
 def test_detector_latency_times_batch_one():
-    from transfer_lessons.detection_train import detector_latency
+    from transfer_lessons.speed import detector_latency
 
     model = build_detector("efficientnet_lite0", 2, pretrained=False, min_size=64)
     images = [torch.rand(3, 64, 80) for _ in range(3)]
@@ -165,7 +168,8 @@ def test_own_boxes_csv_folder_trains_through_the_documented_calls(tmp_path, isol
     """README's "Your own data" for detection, call for call, on a generated boxes.csv folder."""
     from PIL import Image, ImageDraw
 
-    from transfer_lessons.detection_train import evaluate_detector, fit_detector
+    from transfer_lessons.evaluation import evaluate_detector
+    from transfer_lessons.training import fit_detector
 
     (tmp_path / "images").mkdir()
     rows = ["image,x1,y1,x2,y2,label"]
@@ -188,7 +192,7 @@ def test_own_boxes_csv_folder_trains_through_the_documented_calls(tmp_path, isol
 
 @pytest.mark.timeout(120)
 def test_fit_detector_evaluates_every_n_epochs_and_after_the_last(isolated_assets):
-    from transfer_lessons.detection_train import fit_detector
+    from transfer_lessons.training import fit_detector
 
     data = load_detection("synthetic_detection", min_size=64, train_images=4, test_images=2)
     train_loader, test_loader = make_detection_loaders(data, batch_size=4)

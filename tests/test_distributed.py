@@ -1,4 +1,4 @@
-"""Tests for transfer_lessons.distributed: shards, the process-group error, 2 DDP processes = 1 process."""
+"""training.distributed: shards, the process-group error, 2 DDP processes = 1 process."""
 
 from __future__ import annotations
 
@@ -6,19 +6,21 @@ import pytest
 import torch
 from torch.utils.data import TensorDataset
 
-from transfer_lessons import distributed
-from transfer_lessons.checkpoint import load_checkpoint
-from transfer_lessons.distributed import (demo_data, demo_model, launch, main, max_param_diff, run_demo,
-                                          shard_loader, train_ddp)
 from transfer_lessons.errors import TransferLessonsError
+from transfer_lessons.training import load_checkpoint
+from transfer_lessons.training.distributed import (
+    demo_data,
+    demo_model,
+    launch,
+    main,
+    max_param_diff,
+    run_demo,
+    shard_loader,
+    train_ddp,
+)
 
 TINY = dict(model="tiny", n_train=32, n_val=16, size=16, global_batch=8, epochs=2, lr=0.1)
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(distributed).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == distributed.__name__ or name.isupper())}
-    assert sorted(distributed.__all__) == sorted(public), f"__all__ {sorted(distributed.__all__)} != public {sorted(public)}"
+FLAGS = [f"--{key.replace('_', '-')}={value}" for key, value in TINY.items()]
 
 
 def test_shards_of_each_step_make_up_the_single_process_batch():
@@ -57,7 +59,9 @@ def test_ddp_without_a_process_group_names_the_fix():
 
 @pytest.mark.timeout(120)
 def test_two_ddp_processes_equal_one_process_with_the_same_global_batch(tmp_path, one_thread):
-    ddp = launch(tmp_path / "ddp.pt", nproc=2, **TINY)  # torchrun, 2 processes, gloo on this machine
+    printed = launch("-m transfer_lessons.training.distributed", "--out", tmp_path / "ddp.pt", *FLAGS, nproc=2)
+    ddp = load_checkpoint(tmp_path / "ddp.pt")  # torchrun, 2 processes, gloo on this machine
+    assert "world size 2, global batch 8" in printed
     single = run_demo(tmp_path / "single.pt", **TINY)
     assert (ddp["world_size"], ddp["per_rank_batch"], single["world_size"]) == (2, 4, 1)
     moved = max_param_diff(ddp["state"], demo_model("tiny").state_dict())

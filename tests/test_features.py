@@ -1,18 +1,23 @@
-"""Tests for transfer_lessons.features: extraction and its cache, linear probe, k-NN, PCA, zero-shot."""
+"""Frozen features (tl.evaluation): extraction and its cache, linear probe, k-NN, PCA, zero-shot."""
 
 from __future__ import annotations
 
 import pytest
 import torch
+from helpers import lite0
 from torch.nn import functional as F
 
 import transfer_lessons as tl
-from transfer_lessons import features
-from transfer_lessons.features import (extract_features, fit_linear_probe, imagenet_class_map, knn_predict,
-                                       pca, zero_shot_predict)
-from transfer_lessons.transforms import eval_transforms
-
-from helpers import lite0
+from transfer_lessons import evaluation as features
+from transfer_lessons.data import eval_transforms
+from transfer_lessons.evaluation import (
+    extract_features,
+    fit_linear_probe,
+    imagenet_class_map,
+    knn_predict,
+    pca,
+    zero_shot_predict,
+)
 
 
 def _blobs(n=40, dim=16, seed=0):
@@ -29,11 +34,10 @@ def tiny_data(isolated_assets):
     return tl.load_classification("hymenoptera", image_size=64, train_images=8, val_images=6, progress=False)
 
 
-def test_feature_size_follows_card_or_quick_profile():
+def test_probe_size_is_the_cards_unless_the_profile_sets_one():
     card = tl.get_card("efficientnet_lite2")
-    assert features.feature_size(card, tl.get_profile("cpu")) == 260
-    assert features.feature_size(card, tl.get_profile("smoke")) == features.MIN_FEATURE_SIZE
-    assert features.feature_size(card, tl.get_profile("smoke", image_size=160)) == 160
+    assert tl.data.image_size_for(card, tl.get_profile("cpu").probe_image_size) == 260
+    assert tl.data.image_size_for(card, tl.get_profile("smoke").probe_image_size) == 128
 
 
 @pytest.mark.timeout(120)
@@ -56,15 +60,15 @@ def test_extract_features_matches_plain_forward_in_eval_mode():
 def test_backbone_features_are_cached_and_variants_differ(tiny_data):
     profile = tl.get_profile("smoke")
     features.clear_feature_cache()
-    fs = tl.backbone_features("efficientnet_lite0", tiny_data, profile)
+    fs = tl.evaluation.backbone_features("efficientnet_lite0", tiny_data, profile)
     assert fs.train.shape == (8, 1280) and fs.val.shape == (6, 1280) and fs.val_logits.shape == (6, 1000)
-    assert fs.image_size == features.MIN_FEATURE_SIZE and fs.seconds > 0
+    assert fs.image_size == profile.probe_image_size == 128 and fs.seconds > 0
     assert fs.train_labels.tolist() == tiny_data.train.targets
-    assert tl.backbone_features("efficientnet_lite0", tiny_data, profile) is fs, "second call was not cached"
-    random = tl.backbone_features("efficientnet_lite0", tiny_data, profile, pretrained=False)
-    again = tl.backbone_features("efficientnet_lite0", tiny_data, profile, pretrained=False)
+    assert tl.evaluation.backbone_features("efficientnet_lite0", tiny_data, profile) is fs, "second call was not cached"
+    random = tl.evaluation.backbone_features("efficientnet_lite0", tiny_data, profile, pretrained=False)
+    again = tl.evaluation.backbone_features("efficientnet_lite0", tiny_data, profile, pretrained=False)
     assert random is again and not random.pretrained
-    raw = tl.backbone_features("efficientnet_lite0", tiny_data, profile, normalize=False)
+    raw = tl.evaluation.backbone_features("efficientnet_lite0", tiny_data, profile, normalize=False)
     assert not torch.allclose(raw.train, fs.train), "normalize=False gave the same features"
     assert features.clear_feature_cache() == 3
 
@@ -133,20 +137,20 @@ def test_zero_shot_predict_and_accuracy():
         zero_shot_predict(logits, {})
     fs = features.FeatureSet("x", True, 8, torch.zeros(1, 2), torch.zeros(1, dtype=torch.long), torch.zeros(3, 2),
                              torch.tensor([0, 1, 1]), logits, 0.0)
-    assert tl.zero_shot_accuracy(fs, ["ants", "bees"]) == pytest.approx(2 / 3)
-    assert tl.zero_shot_accuracy(fs, ["ants", "teapots?"]) is None
+    assert tl.evaluation.zero_shot_accuracy(fs, ["ants", "bees"]) == pytest.approx(2 / 3)
+    assert tl.evaluation.zero_shot_accuracy(fs, ["ants", "teapots?"]) is None
 
 
 @pytest.mark.timeout(180)
 def test_backbone_explorer_headless_and_interactive(tiny_data, monkeypatch, capsys):
     profile = tl.get_profile("smoke")
-    fs = tl.backbone_features("efficientnet_lite0", tiny_data, profile)
+    fs = tl.evaluation.backbone_features("efficientnet_lite0", tiny_data, profile)
     probes = {"efficientnet_lite0": fit_linear_probe(fs.train, fs.train_labels)}
     table = {"efficientnet_lite0": {"probe_acc": 0.5, "latency_ms": 3.0}}
     monkeypatch.setenv("TRANSFER_LESSONS_HEADLESS", "1")
-    assert tl.backbone_explorer(table, {"efficientnet_lite0": fs}, probes, tiny_data, n_images=2) is None
+    assert tl.widgets.backbone_explorer(table, {"efficientnet_lite0": fs}, probes, tiny_data, n_images=2) is None
     out = capsys.readouterr().out
     assert out.startswith("efficientnet_lite0: probe_acc 0.5, latency_ms 3") and out.count("predicted") == 2
     monkeypatch.delenv("TRANSFER_LESSONS_HEADLESS")
-    box = tl.backbone_explorer(table, {"efficientnet_lite0": fs}, probes, tiny_data, n_images=2)
+    box = tl.widgets.backbone_explorer(table, {"efficientnet_lite0": fs}, probes, tiny_data, n_images=2)
     assert list(box.children[0].options) == ["efficientnet_lite0"]

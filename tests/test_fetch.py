@@ -3,24 +3,15 @@
 from __future__ import annotations
 
 import hashlib
-import inspect
 import io
 import tarfile
 from pathlib import Path
 
 import pytest
-
 from helpers import FILES, write_tree, zip_bytes
-from transfer_lessons import fetch
+
+from transfer_lessons.assets import download, safe_extract, sha256_file, verify_manifest
 from transfer_lessons.errors import AssetError, ChecksumMismatch, OfflineAssetMissing, UnsafeArchive
-from transfer_lessons.fetch import download, safe_extract, sha256_file, verify_manifest
-
-
-def test_all_lists_the_public_names():
-    defined = {name for name, value in vars(fetch).items() if not name.startswith("_")
-               and (inspect.isfunction(value) or inspect.isclass(value)) and value.__module__ == fetch.__name__}
-    assert defined <= set(fetch.__all__), f"public but not exported: {defined - set(fetch.__all__)}"
-    assert all(hasattr(fetch, name) for name in fetch.__all__)
 
 
 def test_download_wrong_checksum_removes_part(online, server, tmp_path):

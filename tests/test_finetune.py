@@ -9,12 +9,10 @@ import sys
 
 import pytest
 import torch
-
 from helpers import write_image
-from transfer_lessons import finetune
-from transfer_lessons.datasets import open_rgb
-from transfer_lessons.finetune import fine_tune
-from transfer_lessons.model_file import load_model
+
+from transfer_lessons.data import open_rgb
+from transfer_lessons.training import fine_tune, load_model
 
 
 def image_folder(root, per_class=6):
@@ -22,14 +20,9 @@ def image_folder(root, per_class=6):
     for split in ("train", "val"):
         for name, colour in (("apples", (220, 30, 30)), ("plums", (40, 30, 200))):
             for i in range(per_class):
-                write_image(root / split / name / f"{i}.jpg", size=(48, 40), color=(colour[0] - 5 * i, colour[1], colour[2]))
+                write_image(root / split / name / f"{i}.jpg", size=(48, 40),
+                            color=(colour[0] - 5 * i, colour[1], colour[2]))
     return root
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(finetune).items() if not name.startswith("_")
-              and getattr(obj, "__module__", None) == finetune.__name__}
-    assert sorted(finetune.__all__) == sorted(public), f"__all__ {sorted(finetune.__all__)} != public {sorted(public)}"
 
 
 @pytest.mark.timeout(120)

@@ -4,18 +4,11 @@ from __future__ import annotations
 
 import pytest
 import torch
+from helpers import assert_labelled
 from matplotlib.figure import Figure
 from PIL import Image
 
-from helpers import assert_labelled
-from transfer_lessons import galleries
-from transfer_lessons.galleries import show_images
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(galleries).items()
-              if not name.startswith("_") and getattr(obj, "__module__", None) == galleries.__name__}
-    assert sorted(galleries.__all__) == sorted(public), f"__all__ {sorted(galleries.__all__)} != public {sorted(public)}"
+from transfer_lessons.plots import images as show_images
 
 
 def test_show_images_accepts_uint8_float_and_pil_and_denormalises():
@@ -42,7 +35,7 @@ def test_show_images_rejects_mismatched_titles():
 
 
 def test_show_retrieval_colours_titles_by_class_match():
-    from transfer_lessons.galleries import show_retrieval
+    from transfer_lessons.plots import retrieval as show_retrieval
 
     images = [torch.randint(0, 256, (3, 8, 10), dtype=torch.uint8) for _ in range(3)]
     fig = show_retrieval(images[:1], [images[1:]], [0], [[0, 1]], torch.tensor([[0.9, 0.5]]), ["ants", "bees"])
@@ -55,7 +48,7 @@ def test_show_retrieval_colours_titles_by_class_match():
 
 
 def test_show_feature_map_overlays_the_map():
-    from transfer_lessons.galleries import show_feature_map
+    from transfer_lessons.plots import feature_map as show_feature_map
 
     fig = show_feature_map(torch.rand(3, 32, 48), torch.rand(4, 6))
     assert_labelled(fig, 2)
@@ -64,7 +57,7 @@ def test_show_feature_map_overlays_the_map():
 
 
 def test_show_cam_overlays_each_heat_map_in_one_row():
-    from transfer_lessons.galleries import show_cam
+    from transfer_lessons.plots import cam as show_cam
 
     mean, std = [0.5, 0.5, 0.5], [0.25, 0.25, 0.25]
     images = (torch.full((2, 3, 16, 12), 0.75) - 0.5) / 0.25

@@ -8,14 +8,12 @@ import random
 import numpy as np
 import pytest
 import torch
+from helpers import tiny_net
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from helpers import tiny_net
-from transfer_lessons import lr_finder
 from transfer_lessons.errors import UnknownName
-from transfer_lessons.lr_finder import lr_find
-
+from transfer_lessons.training import lr_find
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -35,12 +33,6 @@ def image_batches(n: int = 2, size: int = 16):
 def state_equal(a: dict, b: dict) -> list:
     """Names of the entries that differ between two state dicts."""
     return [k for k in a if not torch.equal(a[k], b[k])]
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(lr_finder).items()
-              if not name.startswith("_") and getattr(obj, "__module__", None) == lr_finder.__name__}
-    assert sorted(lr_finder.__all__) == sorted(public), f"__all__ {lr_finder.__all__} != public {sorted(public)}"
 
 
 @pytest.mark.timeout(60)

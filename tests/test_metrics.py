@@ -7,8 +7,9 @@ import math
 import pytest
 import torch
 
-from transfer_lessons import metrics
-from transfer_lessons.metrics import AverageMeter, History, MetricLogger, accuracy, format_epoch
+from transfer_lessons.evaluation import accuracy
+from transfer_lessons.plots import history as history_figure
+from transfer_lessons.training import AverageMeter, History, MetricLogger, format_epoch
 
 ROWS = [
     {"epoch": 1, "train_loss": 0.9, "train_acc": 0.6, "val_loss": 0.7, "val_acc": 0.70, "lr": 1e-3,
@@ -18,12 +19,6 @@ ROWS = [
     {"epoch": 3, "train_loss": 0.3, "train_acc": 0.9, "val_loss": 0.5, "val_acc": 0.85, "lr": 1e-6,
      "seconds": 1.9, "images_per_s": 52.0},
 ]
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(metrics).items()
-              if not name.startswith("_") and getattr(obj, "__module__", None) == metrics.__name__}
-    assert sorted(metrics.__all__) == sorted(public), f"__all__ {sorted(metrics.__all__)} != public {sorted(public)}"
 
 
 def test_average_meter_weighs_by_batch_size():
@@ -86,5 +81,5 @@ def test_history_errors_say_what_is_missing():
 
 
 def test_history_plot_returns_a_figure():
-    fig = History(ROWS).plot()
+    fig = history_figure(History(ROWS))
     assert fig.get_suptitle() == "Training history" and len(fig.axes) == 2

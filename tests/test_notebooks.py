@@ -13,7 +13,6 @@ from typing import Optional, Union
 
 import nbformat
 import pytest
-
 from conftest import REPO, SHARED_DATA, http_server
 
 NOTEBOOKS = sorted((REPO / "notebooks").glob("[0-9][0-9]_*.ipynb"))
@@ -32,7 +31,7 @@ def _check_00_tour(m):
 
 
 def _check_01_backbone_selection(m):
-    from transfer_lessons.backbones import get_card
+    from transfer_lessons.models import get_card
 
     lites = ("efficientnet_lite0", "efficientnet_lite1", "efficientnet_lite2")
     compared = sorted({k.split(".", 1)[1] for k in m if k.startswith("latency_ms.")})
@@ -74,7 +73,8 @@ def _check_02_fine_tuning(m):
     assert len(percents) >= 3 and percents[-1] == 100, percents
     for label in ("pretrained", "scratch"):
         for pct in percents:
-            assert 0 <= m[f"data_efficiency.{label}.{pct}"] <= 1, f"data_efficiency.{label}.{pct} missing or out of range"
+            key = f"data_efficiency.{label}.{pct}"
+            assert 0 <= m[key] <= 1, f"{key} missing or out of range"
     assert m["data_efficiency.pretrained.100"] == m[f"val_acc.{best}"], "the 100% point should be the strategy run"
     assert m["data_efficiency.scratch.100"] == m["val_acc.scratch"]
     assert m["val_acc.bn_frozen"] == m["val_acc.partial"] and 0 <= m["val_acc.bn_train"] <= 1
@@ -115,7 +115,8 @@ def _check_03_detection(m):
         assert m["map50.pretrained"] >= 0.75, m["map50.pretrained"]
         assert m["map50.pretrained"] - m["map50.scratch"] >= 0.3, (m["map50.pretrained"], m["map50.scratch"])
     else:  # gpu
-        assert m["map50.pretrained"] >= 0.95 and m["map.pretrained"] >= 0.60, (m["map50.pretrained"], m["map.pretrained"])
+        assert m["map50.pretrained"] >= 0.95 and m["map.pretrained"] >= 0.60, (m["map50.pretrained"],
+                                                                                m["map.pretrained"])
 
 
 SPEED_RUNGS = ("baseline", "cached_data", "workers", "channels_last", "bf16", "fp16", "compile", "batch_size")
@@ -131,7 +132,8 @@ def _check_04_optimization(m):
             assert m[f"throughput.{name}"] > 0 and 0 < m[f"mfu.{name}"] < 1, (name, m[f"mfu.{name}"])
             assert m[f"speedup.{name}"] == pytest.approx(m[f"throughput.{name}"] / m["throughput.baseline"])
         else:
-            assert isinstance(m[f"skipped.{name}"], str) and m[f"skipped.{name}"].startswith("skipped"), m[f"skipped.{name}"]
+            reason = m[f"skipped.{name}"]
+            assert isinstance(reason, str) and reason.startswith("skipped"), reason
     assert m["speedup.baseline"] == pytest.approx(1.0) and m["peak_gflops"] > 0
     if run["device"] == "cpu":
         assert "skipped.fp16" in m, "fp16 with a GradScaler needs CUDA"
@@ -161,7 +163,7 @@ def _check_04_optimization(m):
 
 
 def _check_05_robustness(m):
-    from transfer_lessons.robustness import CORRUPTIONS
+    from transfer_lessons.evaluation import CORRUPTIONS
 
     keys = ["clean_acc", "detector_auc", "ece.before", "ece.after", "adv_trained.clean_acc", "adv_trained.pgd_acc",
             *(f"fgsm_acc.{e}_255" for e in (1, 2, 4, 8)), *(f"pgd_acc.{e}_255" for e in (1, 2, 4)),
@@ -223,7 +225,7 @@ def _mirror_from_archives(tmp: Path) -> Optional[Path]:
     if not (SHARED_DATA / "hymenoptera_data").is_dir():
         return None
     from transfer_lessons.assets import DATASETS
-    from transfer_lessons.backbones import list_backbones
+    from transfer_lessons.models import list_backbones
 
     present = [card for card in DATASETS.values() if card.url and (SHARED_DATA / card.folder).is_dir()]
     with http_server() as server:  # the COCO detector's weights are not on this machine: no --detectors
@@ -362,7 +364,7 @@ def test_notebook_structure(notebook):
 def test_solutions_pass_their_checks(notebook, tmp_path):
     import papermill
 
-    from transfer_lessons.report import read_records
+    from transfer_lessons.recording import read_records
 
     env = _offline_env(tmp_path)
     out = tmp_path / notebook.name

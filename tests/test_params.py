@@ -3,19 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from helpers import lite0, tiny_net
 from torch import nn
 
-from helpers import lite0, tiny_net
-from transfer_lessons import params
-from transfer_lessons.params import (backbone_parameters, backbone_stages, count_parameters, freeze_backbone,
-                                     head_parameters, param_groups, set_batchnorm_eval, unfreeze_backbone,
-                                     unfreeze_for_epoch)
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(params).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == params.__name__ or name.isupper())}
-    assert sorted(params.__all__) == sorted(public), f"__all__ {sorted(params.__all__)} != public {sorted(public)}"
+from transfer_lessons.models import (
+    backbone_parameters,
+    backbone_stages,
+    count_parameters,
+    freeze_backbone,
+    head_parameters,
+    param_groups,
+    set_batchnorm_eval,
+    unfreeze_backbone,
+    unfreeze_for_epoch,
+)
 
 
 def test_freeze_backbone_leaves_only_the_classifier_trainable():
@@ -106,7 +107,7 @@ def test_set_batchnorm_eval_frozen_only_spares_trainable_layers():
 
 def test_train_mode_puts_batchnorm_in_the_mode_asked_for():
     from transfer_lessons.errors import UnknownName
-    from transfer_lessons.params import train_mode
+    from transfer_lessons.models import train_mode
 
     model = lite0()
     freeze_backbone(model)

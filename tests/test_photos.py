@@ -6,7 +6,7 @@ import transfer_lessons as tl
 from transfer_lessons.errors import UnknownName
 
 
-@pytest.mark.parametrize("name", list(tl.SAMPLE_PHOTOS))
+@pytest.mark.parametrize("name", list(tl.data.SAMPLE_PHOTOS))
 def test_sample_photos_load(name):
     image = tl.sample_photo(name)
     assert image.mode == "RGB" and min(image.size) >= 200

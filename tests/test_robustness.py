@@ -2,18 +2,24 @@
 
 from __future__ import annotations
 
-import types
-
 import pytest
 import torch
+from helpers import tiny_net
 from torch import nn
 
-from helpers import tiny_net
-from transfer_lessons import robustness
 from transfer_lessons.errors import UnknownName
-from transfer_lessons.robustness import (CORRUPTIONS, _median_filter, accuracy_under_attack, corrupt, fgsm, pgd,
-                                         roc_auc, squeeze_score, unsafe_pickle_demo)
-from transfer_lessons.transforms import IMAGENET_MEAN, IMAGENET_STD
+from transfer_lessons.evaluation import (
+    CORRUPTIONS,
+    accuracy_under_attack,
+    corrupt,
+    fgsm,
+    pgd,
+    roc_auc,
+    squeeze_score,
+    unsafe_pickle_demo,
+)
+from transfer_lessons.evaluation._robustness import _median_filter
+from transfer_lessons.models import IMAGENET_MEAN, IMAGENET_STD
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 MEAN_STD = {"mean": IMAGENET_MEAN, "std": IMAGENET_STD}
@@ -57,14 +63,6 @@ def toy():
 def _accuracy(model, images, targets):
     with torch.no_grad():
         return (model(images).argmax(1) == targets).float().mean().item()
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(robustness).items() if not name.startswith("_")
-              and not isinstance(obj, types.ModuleType)
-              and (getattr(obj, "__module__", None) == robustness.__name__ or name.isupper())}
-    observed = sorted(robustness.__all__)
-    assert observed == sorted(public), f"__all__ {observed} != public {sorted(public)}"
 
 
 def test_fgsm_with_eps_zero_returns_the_input_exactly():
@@ -237,7 +235,7 @@ def test_unsafe_pickle_demo_runs_code_only_when_asked(tmp_path):
 
 
 def test_noise_score_separates_sign_noise_from_a_photo_like_image_and_misses_a_smooth_shift():
-    from transfer_lessons.robustness import noise_score
+    from transfer_lessons.evaluation import noise_score
 
     # a "photo": a smooth gradient (flat almost everywhere) with one sharp edge
     ramp = torch.linspace(0.2, 0.8, 32)
@@ -254,7 +252,7 @@ def test_noise_score_separates_sign_noise_from_a_photo_like_image_and_misses_a_s
 
 
 def test_noise_score_rejects_bad_arguments_with_the_fix():
-    from transfer_lessons.robustness import noise_score
+    from transfer_lessons.evaluation import noise_score
 
     with pytest.raises(ValueError, match="between 0 and 1"):
         noise_score(torch.zeros(1, 3, 8, 8), **MEAN_STD, quantile=1.0)

@@ -6,15 +6,8 @@ import pytest
 import torch
 from torch import nn
 
-from transfer_lessons import schedules
 from transfer_lessons.errors import UnknownName
-from transfer_lessons.schedules import make_scheduler, preview_schedule
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(schedules).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == schedules.__name__ or name.isupper())}
-    assert sorted(schedules.__all__) == sorted(public), f"__all__ {sorted(schedules.__all__)} != public {sorted(public)}"
+from transfer_lessons.training import make_scheduler, preview_schedule
 
 
 def test_schedules_warm_up_then_decay():

@@ -8,25 +8,19 @@ import pytest
 import torch
 from torch import nn
 
-from transfer_lessons import speed
-from transfer_lessons.cli import main
+from transfer_lessons.course import main
 from transfer_lessons.errors import UnknownName
 from transfer_lessons.speed import VARIANTS, bare_train_loop, bench_training, format_bench
-from transfer_lessons.train import train_one_epoch
+from transfer_lessons.training import train_one_epoch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ROW_KEYS = {"variant", "package_images_per_s", "bare_images_per_s", "ratio", "speedup", "achieved_tflops", "mfu", "note"}
+ROW_KEYS = {"variant", "package_images_per_s", "bare_images_per_s", "ratio", "speedup", "achieved_tflops", "mfu",
+            "note"}
 
 
 def tiny():
     return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(), nn.AdaptiveAvgPool2d(1),
                          nn.Flatten(), nn.Linear(8, 2))
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(speed).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == speed.__name__ or name.isupper())}
-    assert sorted(speed.__all__) == sorted(public), f"__all__ {sorted(speed.__all__)} != public {sorted(public)}"
 
 
 def test_bare_loop_trains_exactly_like_the_package_loop():
@@ -48,15 +42,16 @@ def test_bare_loop_trains_exactly_like_the_package_loop():
 def test_the_package_loop_reads_its_metrics_before_the_step(monkeypatch):
     """One wait for the GPU per step: the accuracy (and loss) are read right after the forward
     pass, so backward and step are queued without a second wait after them."""
-    from transfer_lessons import metrics, train
+    from transfer_lessons.evaluation import accuracy as real_accuracy
+    from transfer_lessons.training import _loop
 
     events = []
 
     def accuracy(logits, targets):
         events.append("read")
-        return metrics.accuracy(logits, targets)
+        return real_accuracy(logits, targets)
 
-    monkeypatch.setattr(train, "accuracy", accuracy)
+    monkeypatch.setattr(_loop, "accuracy", accuracy)
     model = tiny()
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1)
     optimizer.register_step_post_hook(lambda *args: events.append("step"))

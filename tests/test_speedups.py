@@ -6,14 +6,12 @@ import itertools
 
 import pytest
 import torch
+from helpers import write_image
 from torch import nn
 
-from helpers import write_image
-from transfer_lessons import speedups
-from transfer_lessons.datasets import CachedImageDataset
+from transfer_lessons.data import CachedImageDataset, DecodingImageDataset, eval_transforms
 from transfer_lessons.errors import UnknownName
-from transfer_lessons.speedups import LADDER, DecodingImageDataset, measure_throughput, speed_ladder
-from transfer_lessons.transforms import eval_transforms
+from transfer_lessons.speed import LADDER, measure_throughput, speed_ladder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 ROW_KEYS = {"variant", "change", "images_per_s", "speedup", "kept", "note", "setting"}
@@ -30,12 +28,6 @@ def images(tmp_path):
     samples = [(write_image(tmp_path / f"c{i % 2}" / f"{i}.jpg", size=(48, 40), color=colors[i % 4]), i % 2)
                for i in range(8)]
     return CachedImageDataset(samples, ["c0", "c1"], eval_transforms(16), decode_size=19)
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(speedups).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == speedups.__name__ or name.isupper())}
-    assert sorted(speedups.__all__) == sorted(public), f"__all__ {sorted(speedups.__all__)} != public {sorted(public)}"
 
 
 def test_decoding_dataset_gives_what_the_cache_gives(images):

@@ -1,22 +1,21 @@
-"""Tests for transfer_lessons.strategies: the cards and what apply_strategy sets."""
+"""Fine-tuning strategies: the cards, what apply_strategy sets, and the settings fit takes from them."""
 
 from __future__ import annotations
 
-import inspect
-
 import pytest
-
 from helpers import lite0
-from transfer_lessons import strategies, train
+
 from transfer_lessons.errors import UnknownName
-from transfer_lessons.params import BN_MODES, backbone_stages, count_parameters
-from transfer_lessons.strategies import STRATEGIES, apply_strategy, get_strategy, list_strategies
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(strategies).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == strategies.__name__ or name.isupper())}
-    assert sorted(strategies.__all__) == sorted(public), f"__all__ {sorted(strategies.__all__)} != public {sorted(public)}"
+from transfer_lessons.models import (
+    BN_MODES,
+    STRATEGIES,
+    apply_strategy,
+    backbone_stages,
+    count_parameters,
+    get_strategy,
+    list_strategies,
+)
+from transfer_lessons.training import FitOptions
 
 
 @pytest.mark.parametrize("name", list(STRATEGIES))
@@ -24,8 +23,11 @@ def test_every_card_is_consistent_with_fit(name):
     card = get_strategy(name)
     assert card.name == name and card.summary, f"{name}: card name or summary missing"
     assert card.bn_mode in BN_MODES, f"{name}: bn_mode {card.bn_mode!r} not in {BN_MODES}"
-    fit_args = inspect.signature(train.fit).parameters
-    assert set(card.fit_kwargs()) <= set(fit_args), f"{name}: {card.fit_kwargs()} not all fit arguments"
+    resolved = FitOptions().resolved(name)
+    for key in ("bn_mode", "head_lr_mult", "layer_decay", "gradual_unfreeze"):
+        assert getattr(resolved, key) == getattr(card, key), f"{name}: fit would not take the card's {key}"
+    explicit = FitOptions(bn_mode="frozen", head_lr_mult=1.0).resolved(name)
+    assert (explicit.bn_mode, explicit.head_lr_mult) == ("frozen", 1.0), "an explicit option beats the card"
 
 
 def test_apply_strategy_sets_the_trainable_parameters():

@@ -7,17 +7,14 @@ import math
 
 import pytest
 import torch
+from helpers import lite0, tiny_net
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from helpers import lite0, tiny_net
-from transfer_lessons import params, train
-from transfer_lessons.checkpoint import load_checkpoint
 from transfer_lessons.errors import NonFiniteLoss, TransferLessonsError, UnknownName
-from transfer_lessons.params import param_groups
-from transfer_lessons.profiles import get_profile
-from transfer_lessons.train import evaluate, fit, train_one_epoch
-
+from transfer_lessons.models import param_groups
+from transfer_lessons.runtime import get_profile
+from transfer_lessons.training import FitOptions, evaluate, fit, load_checkpoint, train_one_epoch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
 
@@ -39,14 +36,6 @@ def bn_stats(model: nn.Module) -> list:
             for b in (m.running_mean, m.running_var)]
 
 
-def test_all_lists_public_names():
-    # BN_MODES is imported from params, so it is params' public name, not train's.
-    public = {name for name, obj in vars(train).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == train.__name__ or name.isupper())
-              and name not in params.__all__}
-    assert sorted(train.__all__) == sorted(public), f"__all__ {sorted(train.__all__)} != public {sorted(public)}"
-
-
 @pytest.mark.timeout(60)
 def test_loss_falls_on_separable_problem_with_timm_model():
     torch.manual_seed(0)
@@ -66,7 +55,8 @@ def test_train_one_epoch_returns_stats_and_steps_scheduler_per_batch():
     scheduler = torch.optim.lr_scheduler.LambdaLR(optimizer, lambda step: 1.0)
     stats = train_one_epoch(model, loader(), optimizer, nn.CrossEntropyLoss(), "cpu",
                             scheduler=scheduler, grad_clip=1.0, progress=False)
-    assert set(stats) == {"loss", "acc", "images", "seconds", "images_per_s"}
+    assert set(stats) == {"loss", "acc", "images", "seconds", "images_per_s", "first_loss"}
+    assert math.isfinite(stats["first_loss"])
     assert stats["images"] == 32 and 0 <= stats["acc"] <= 1 and math.isfinite(stats["loss"])
     assert scheduler.last_epoch == 4, f"scheduler stepped {scheduler.last_epoch} times, expected 4 (one per batch)"
 
@@ -139,7 +129,7 @@ def test_frozen_bn_mode_keeps_running_stats_while_train_mode_moves_them():
         torch.manual_seed(0)
         model = tiny_net()
         before = bn_stats(model)
-        fit(model, loader(), None, epochs=1, lr=1e-2, bn_mode=mode, progress=False)
+        fit(model, loader(), None, epochs=1, lr=1e-2, options=FitOptions(bn_mode=mode), progress=False)
         moved[mode] = not all(torch.equal(a, b) for a, b in zip(before, bn_stats(model)))
     assert moved == {"frozen": False, "train": True}, f"BN stats moved: {moved}"
 
@@ -166,7 +156,8 @@ class InterruptedLoader:
 
 @pytest.mark.timeout(60)
 def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path):
-    settings = dict(epochs=3, lr=1e-2, warmup_epochs=1, progress=False, profile=get_profile("smoke"))
+    settings = dict(epochs=3, lr=1e-2, progress=False,
+                    options=FitOptions(warmup_epochs=1, profile=get_profile("smoke").as_dict()))
     torch.manual_seed(0)
     whole = tiny_net()
     whole_history = fit(whole, loader(), loader(n=16, shuffle=False), checkpoint_path=tmp_path / "a.pt", **settings)
@@ -189,7 +180,7 @@ def test_resume_after_interruption_equals_an_uninterrupted_run(tmp_path):
     for a, b in zip(*strip):
         assert b == pytest.approx(a), f"resumed row {b} != uninterrupted row {a}"
     saved = load_checkpoint(tmp_path / "b.pt")
-    assert saved["profile"]["name"] == "smoke" and len(saved["history"]["rows"]) == 3
+    assert saved["options"]["profile"]["name"] == "smoke" and len(saved["history"]["rows"]) == 3
 
 
 @pytest.mark.timeout(60)
@@ -203,17 +194,19 @@ def test_resume_with_other_epochs_is_refused(tmp_path):
 
 def test_fit_rejects_bad_options_with_the_fix():
     with pytest.raises(UnknownName, match="bn_mode"):
-        fit(tiny_net(), loader(), None, epochs=1, lr=1e-2, bn_mode="freeze", progress=False)
+        fit(tiny_net(), loader(), None, epochs=1, lr=1e-2, options=FitOptions(bn_mode="freeze"), progress=False)
     with pytest.raises(ValueError, match="bf16"):
-        fit(tiny_net(), loader(), None, epochs=1, lr=1e-2, amp="fp16", device="cpu", progress=False)
+        fit(tiny_net(), loader(), None, epochs=1, lr=1e-2, options=FitOptions(amp="fp16"), device="cpu", progress=False)
     with pytest.raises(ValueError, match="checkpoint_path"):
         fit(tiny_net(), loader(), None, epochs=1, lr=1e-2, resume=True, progress=False)
+    with pytest.raises(ValueError, match="strategy"):
+        fit(tiny_net(), loader(), None, epochs=1, progress=False)
 
 
 def test_fit_docstring_lists_every_default_it_hides():
     doc = inspect.getdoc(fit)
     for hidden in ("AdamW", "0.9/0.999", "lr × 10", "0.05", "onecycle", "lr/25", "beta1",
-                   "label_smoothing=0.0", "bn_mode=\"train\"", "seed=0", "atomically"):
+                   "label_smoothing=0.0", "seed=0", "atomically", "best-validation-accuracy epoch", "patience"):
         assert hidden in doc, f"fit's docstring does not mention {hidden!r}"
 
 
@@ -221,7 +214,8 @@ def test_fit_docstring_lists_every_default_it_hides():
 def test_gradual_unfreeze_trains_only_the_head_in_the_first_epoch():
     model = lite0()
     stem = model.conv_stem.weight.detach().clone()
-    fit(model, loader(n=16, size=32), None, epochs=1, lr=1e-2, gradual_unfreeze=True, progress=False)
+    fit(model, loader(n=16, size=32), None, epochs=1, lr=1e-2, options=FitOptions(gradual_unfreeze=True),
+        progress=False)
     assert not torch.equal(model.conv_stem.weight, stem), "a 1-epoch gradual run trains everything"
     model = lite0()
     stem = model.conv_stem.weight.detach().clone()
@@ -236,7 +230,7 @@ def test_gradual_unfreeze_trains_only_the_head_in_the_first_epoch():
 
     images, targets = separable(16, 32)
     fit(model, Watch(TensorDataset(images, targets), batch_size=8), None, epochs=3, lr=1e-2,
-        gradual_unfreeze=True, layer_decay=0.5, progress=False)
+        options=FitOptions(gradual_unfreeze=True, layer_decay=0.5), progress=False)
     assert epochs_seen[0] == (True, False) and epochs_seen[1] == (True, False), \
         f"stem (unchanged, trainable) per epoch: {epochs_seen}; epochs 1-2 should leave it frozen"
     assert epochs_seen[2] == (True, True) and not torch.equal(model.conv_stem.weight, stem), \
@@ -254,8 +248,8 @@ def test_batch_transform_replaces_every_training_batch_before_the_forward_pass()
 
     torch.manual_seed(0)
     model = tiny_net()
-    history = fit(model, loader(), loader(shuffle=False), epochs=2, lr=0.05, head_lr_mult=1.0, batch_transform=swap_labels,
-                  progress=False)
+    history = fit(model, loader(), loader(shuffle=False), epochs=2, lr=0.05,
+                  options=FitOptions(head_lr_mult=1.0, batch_transform=swap_labels), progress=False)
     assert len(seen) == 2 * 4, f"{len(seen)} calls, expected one per batch (4 batches x 2 epochs)"
     assert all(seen), "the transform should see the model in training mode"
     # the step used the transformed batch: the model learnt the swapped rule, and validation is untouched
@@ -264,7 +258,7 @@ def test_batch_transform_replaces_every_training_batch_before_the_forward_pass()
 
 @pytest.mark.timeout(60)
 def test_adversarial_batch_transform_with_pgd_leaves_parameter_grads_to_the_step():
-    from transfer_lessons.robustness import pgd
+    from transfer_lessons.evaluation import pgd
 
     def attack(model, images, targets):
         return pgd(model, images, targets, 4 / 255, mean=(0.5,) * 3, std=(0.5,) * 3, steps=2), targets
@@ -272,6 +266,67 @@ def test_adversarial_batch_transform_with_pgd_leaves_parameter_grads_to_the_step
     torch.manual_seed(0)
     model = tiny_net()
     before = [p.detach().clone() for p in model.parameters()]
-    history = fit(model, loader(), None, epochs=1, lr=0.05, batch_transform=attack, progress=False)
+    history = fit(model, loader(), None, epochs=1, lr=0.05, options=FitOptions(batch_transform=attack), progress=False)
     assert math.isfinite(history.last()["train_loss"])
     assert any(not torch.equal(b, p) for b, p in zip(before, model.parameters())), "the weights should have moved"
+
+
+class Scripted(nn.Module):
+    """A model whose validation accuracy per epoch is scripted: it predicts class 1 on the images of
+    the validation loader for the epochs named in ``right``, else class 0 (all labels there are 1)."""
+
+    def __init__(self, right):
+        super().__init__()
+        self.linear = nn.Linear(1, 2)
+        self.right, self.epoch = right, 0
+
+    def forward(self, x):
+        logits = self.linear(x.flatten(1)[:, :1])
+        if not self.training:
+            wanted = torch.tensor([0.0, 9.0] if self.epoch in self.right else [9.0, 0.0])
+            return logits * 0 + wanted
+        return logits
+
+
+def _scripted_fit(right, epochs, **options):
+    model = Scripted(right)
+    train = TensorDataset(torch.randn(8, 1), torch.tensor([0, 1] * 4))
+    val = TensorDataset(torch.randn(4, 1), torch.ones(4, dtype=torch.long))
+
+    class Counting(DataLoader):
+        def __iter__(self):
+            model.epoch += 1
+            return super().__iter__()
+
+    history = fit(model, Counting(train, batch_size=4), DataLoader(val, batch_size=4), epochs=epochs, lr=1e-3,
+                  options=FitOptions(**options), progress=False)
+    return model, history
+
+
+def test_fit_keeps_the_best_epoch_and_says_which():
+    model, history = _scripted_fit({2}, epochs=4)
+    assert [row["val_acc"] for row in history] == [0.0, 1.0, 0.0, 0.0], "the history still shows every epoch"
+    assert history.kept_epoch == 2 and history.kept()["val_acc"] == 1.0
+    model, last = _scripted_fit({2}, epochs=4, keep_best=False)
+    assert last.kept_epoch == 4 and last.kept()["val_acc"] == 0.0
+
+
+def test_fit_keeps_the_best_weights_not_the_last():
+    torch.manual_seed(0)
+    model, train_loader, val_loader = tiny_net(), loader(), loader(n=16, shuffle=False)
+    history = fit(model, train_loader, val_loader, epochs=3, lr=3.0, progress=False)  # a rate that wrecks later epochs
+    kept = evaluate(model, val_loader, nn.CrossEntropyLoss(), "cpu")["acc"]
+    assert kept == pytest.approx(history.kept()["val_acc"]) == pytest.approx(max(r["val_acc"] for r in history))
+
+
+def test_patience_stops_early():
+    _, history = _scripted_fit({1}, epochs=6, patience=2)
+    assert len(history) == 3 and history.kept_epoch == 1, [row["val_acc"] for row in history]
+
+
+def test_nonsense_runs_end_with_a_clear_warning():
+    with pytest.warns(UserWarning, match="at or below chance"):
+        _scripted_fit(set(), epochs=2)
+    torch.manual_seed(0)
+    with pytest.warns(UserWarning, match="ended above where it started"):
+        fit(tiny_net(), loader(), None, epochs=2, lr=5e2, options=FitOptions(grad_clip=None), progress=False)

@@ -6,14 +6,8 @@ import pytest
 import torch
 from PIL import Image
 
-from transfer_lessons import transforms
-from transfer_lessons.transforms import IMAGENET_MEAN, IMAGENET_STD, denormalize, eval_transforms, train_transforms
-
-
-def test_all_lists_the_public_names():
-    assert sorted(transforms.__all__) == sorted(
-        ["IMAGENET_MEAN", "IMAGENET_STD", "CROP_PCT", "train_transforms", "eval_transforms", "eval_size_for",
-         "denormalize"])
+from transfer_lessons.data import denormalize, eval_transforms, train_transforms
+from transfer_lessons.models import IMAGENET_MEAN, IMAGENET_STD
 
 
 @pytest.mark.parametrize("make", [train_transforms, eval_transforms])
@@ -44,7 +38,7 @@ def test_unknown_interpolation_is_named():
 
 
 def test_eval_crop_follows_the_card():
-    from transfer_lessons.transforms import eval_transforms
+    from transfer_lessons.data import eval_transforms
 
     image = torch.arange(3 * 300 * 300, dtype=torch.float32).reshape(3, 300, 300).remainder(256).to(torch.uint8)
     a = eval_transforms(224, crop_pct=0.875)(image)
@@ -53,6 +47,6 @@ def test_eval_crop_follows_the_card():
 
 
 def test_eval_size_for_is_about_115_percent_rounded_to_32():
-    from transfer_lessons.transforms import eval_size_for
+    from transfer_lessons.data import eval_size_for
 
     assert [eval_size_for(s) for s in (128, 224, 260)] == [160, 256, 288]

@@ -6,18 +6,10 @@ import pytest
 import torch
 from torch import nn
 
-from transfer_lessons import utilisation
-from transfer_lessons.benchmark import count_flops
-from transfer_lessons.train import train_one_epoch
-from transfer_lessons.utilisation import achieved_flops, mfu, peak_flops, train_flops_per_image
+from transfer_lessons.speed import achieved_flops, count_flops, mfu, peak_flops, train_flops_per_image
+from transfer_lessons.training import train_one_epoch
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-
-
-def test_all_lists_public_names():
-    public = {name for name, obj in vars(utilisation).items() if not name.startswith("_")
-              and (getattr(obj, "__module__", None) == utilisation.__name__ or name.isupper())}
-    assert sorted(utilisation.__all__) == sorted(public), f"__all__ {sorted(utilisation.__all__)} != public {sorted(public)}"
 
 
 def test_training_flops_of_linear_layers_match_a_hand_count():

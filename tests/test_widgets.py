@@ -7,7 +7,7 @@ from transfer_lessons import widgets
 def test_headless_prints(monkeypatch, capsys, isolated_assets):
     monkeypatch.setenv("TRANSFER_LESSONS_HEADLESS", "1")
     assert widgets.is_headless()
-    assert tl.photo_picker(tl.create_backbone("efficientnet_lite0"), ["chelsea"], k=2) is None
+    assert tl.widgets.photo_picker(tl.create_backbone("efficientnet_lite0"), ["chelsea"], k=2) is None
     out = capsys.readouterr().out
     assert out.startswith("chelsea (a tabby cat):") and out.count("%") == 2
 
@@ -15,7 +15,7 @@ def test_headless_prints(monkeypatch, capsys, isolated_assets):
 def test_interactive_builds_widget(monkeypatch, isolated_assets):
     monkeypatch.delenv("TRANSFER_LESSONS_HEADLESS", raising=False)
     assert not widgets.is_headless()
-    box = tl.photo_picker(tl.create_backbone("efficientnet_lite0"), ["chelsea", "coffee"])
+    box = tl.widgets.photo_picker(tl.create_backbone("efficientnet_lite0"), ["chelsea", "coffee"])
     dropdown = box.children[0]
     assert list(dropdown.options) == ["chelsea", "coffee"]
     dropdown.value = "coffee"  # the observer redraws without error
@@ -24,8 +24,8 @@ def test_interactive_builds_widget(monkeypatch, isolated_assets):
 def _loaded_tiny_model(tmp_path):
     import torch
 
-    from transfer_lessons.backbones import create_backbone
-    from transfer_lessons.model_file import load_model, save_model
+    from transfer_lessons.models import create_backbone
+    from transfer_lessons.training import load_model, save_model
 
     torch.manual_seed(0)
     model = create_backbone("efficientnet_lite0", pretrained=False, num_classes=2)

@@ -1,8 +1,8 @@
-"""``python -m transfer_lessons``: see ``transfer_lessons.cli``."""
+"""``python -m transfer_lessons``: see ``transfer_lessons.course``."""
 
 import sys
 
-from .cli import main
+from .course import main
 
 if __name__ == "__main__":
     sys.exit(main())

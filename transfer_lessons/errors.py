@@ -1,7 +1,9 @@
 """The one exception tree of the package: every error a learner can trigger.
 
-Catch ``TransferLessonsError`` to catch them all. Each message names the file or value
-that is wrong and says how to fix it, in one line.
+Catch ``TransferLessonsError`` to catch them all. Each message names the file or value that is wrong and says how
+to fix it, in one line. Several classes also derive from the built-in exception a Python user would expect
+(``UnknownName`` is a ``KeyError`` too, ``DataError`` a ``ValueError``, ``MissingExtra`` an ``ImportError``), so
+code written against the built-ins keeps working.
 
     TransferLessonsError
     ├── AssetError                 a dataset or weight file could not be had
@@ -12,11 +14,8 @@ that is wrong and says how to fix it, in one line.
     │   ├── BadImage               an image cannot be decoded, or is degenerate
     │   └── DatasetLayoutError     folders are not laid out as expected
     ├── NonFiniteLoss              a loss became NaN or inf during training
-    └── UnknownName                a backbone, dataset or profile name is not known
-
-Several classes also derive from the built-in exception a Python user would expect
-(``UnknownName`` is a ``KeyError`` too, ``DataError`` a ``ValueError``), so code written
-against the built-ins keeps working.
+    ├── UnknownName                a backbone, dataset or profile name is not known
+    └── MissingExtra               an optional dependency is not installed (names the pip extra)
 """
 
 from __future__ import annotations
@@ -35,6 +34,7 @@ __all__ = [
     "DatasetLayoutError",
     "NonFiniteLoss",
     "UnknownName",
+    "MissingExtra",
 ]
 
 
@@ -93,3 +93,7 @@ class UnknownName(TransferLessonsError, KeyError):
 
     def __str__(self) -> str:  # KeyError would quote the whole message
         return str(self.args[0])
+
+
+class MissingExtra(TransferLessonsError, ImportError):
+    """An optional dependency is missing; the message names the pip extra that installs it."""

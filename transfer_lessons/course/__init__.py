@@ -1,0 +1,14 @@
+"""Course tooling: running the lessons into ``reports/``, classroom editions and a learner's progress,
+``doctor``, and the command line (``python -m transfer_lessons ...``).
+
+The top layer: it may use every other one, and none uses it. Its optional dependencies (papermill,
+nbconvert, nbformat) come with the ``course`` extra and are imported only when a command needs them.
+"""
+
+from ._classroom import EDITIONS, build_edition, exercise_names, find_notebooks, format_progress, progress
+from ._cli import main, main_exit
+from ._doctor import doctor_report, print_doctor
+from ._runner import execute, find_lessons, run_lessons
+
+__all__ = ["EDITIONS", "build_edition", "exercise_names", "find_notebooks", "format_progress", "progress", "main",
+           "main_exit", "doctor_report", "print_doctor", "execute", "find_lessons", "run_lessons"]

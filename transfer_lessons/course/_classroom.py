@@ -1,0 +1,172 @@
+"""The classroom kit: student and instructor editions of the course, and a learner's progress.
+
+Solutions live only in ``notebooks/solutions/``; the lessons hold placeholders (``answer_1 = None``) and the
+checks, so an edition is a copy: ``student``, the lessons with outputs cleared; ``instructor``, plus ``solutions/``.
+"""
+
+from __future__ import annotations
+
+import re
+import shutil
+import tempfile
+from pathlib import Path
+from typing import Iterable, Optional
+
+from ..errors import DataError, UnknownName
+from ..exercises import CHECKS
+from ..recording import read_records
+from ..runtime import require
+from ._runner import execute as execute_notebook
+from ._runner import find_lessons, write_text
+
+EDITIONS = ("student", "instructor")
+_MARKER = ".transfer-lessons-edition"  # only a folder holding it is ever deleted and rewritten
+_CHECK_CALL = re.compile(r"\bcheck_(\w+)\s*\(")
+
+
+def _cleared(notebook_path: Path) -> str:
+    """The notebook as text with outputs and execution counts removed (a fresh copy to hand out)."""
+    nbformat = require("nbformat", "course", "writing editions")
+    notebook = nbformat.read(str(notebook_path), as_version=4)
+    for cell in notebook.cells:
+        if cell.cell_type == "code":
+            cell.outputs, cell.execution_count = [], None
+    return nbformat.writes(notebook) + "\n"
+
+
+def build_edition(kind: str, out_dir, notebooks_dir="notebooks") -> list[Path]:
+    """Write the ``student`` or ``instructor`` edition of the lesson notebooks into ``out_dir``.
+
+    Args:
+        kind: ``"student"`` (lessons only) or ``"instructor"`` (lessons plus ``solutions/``).
+        out_dir: e.g. ``build/student``; replaced wholesale. notebooks_dir: where the lessons and ``solutions/`` are.
+    Returns:
+        The notebooks written, lessons first.
+    Raises:
+        UnknownName: ``kind`` is not an edition.
+        DataError: ``notebooks_dir`` holds no lesson notebooks, or ``out_dir`` is not empty and not an edition.
+    Example:
+        >>> tl.course.build_edition("student", "build/student")  # doctest: +SKIP
+        [PosixPath('build/student/00_tour.ipynb'), ...]
+    Used by ``make student`` and ``make instructor``.
+    """
+    if kind not in EDITIONS:
+        raise UnknownName("edition", kind, list(EDITIONS), "EDITIONS")
+    source = Path(notebooks_dir)
+    lessons = find_lessons(source)
+    if not lessons:
+        raise DataError(f"No lesson notebooks (NN_name.ipynb) in {source}: pass the course's notebooks/ folder.")
+    out = Path(out_dir)
+    if out.exists() and any(out.iterdir()):  # a stale solutions/ must not survive into a student edition
+        if not (out / _MARKER).is_file() or source.resolve().is_relative_to(out.resolve()):
+            raise DataError(f"{out} is not empty and was not written by `edition`: refusing to replace it. "
+                            "Fix: choose a new or empty folder, e.g. build/student.")
+        shutil.rmtree(out)
+    sources = [(nb, out / nb.name) for nb in lessons]
+    if kind == "instructor":
+        sources += [(nb, out / "solutions" / nb.name) for nb in sorted((source / "solutions").glob("*.ipynb"))]
+    for notebook, target in sources:
+        write_text(target, _cleared(notebook))
+    write_text(out / _MARKER, f"{kind} edition of {source.resolve()}; replaced by the next `edition` run\n")
+    return [target for _, target in sources]
+
+
+def exercise_names(notebook_path) -> list[str]:
+    """The exercises a notebook checks, in order: ``check_iou(...)`` gives ``"iou"``.
+
+    That is the name the check records (``exercise.iou``); calls of unknown checks are ignored.
+    """
+    nbformat = require("nbformat", "course", "reading notebooks")
+    names = []
+    for cell in nbformat.read(str(notebook_path), as_version=4).cells:
+        if cell.cell_type != "code":
+            continue
+        for name in _CHECK_CALL.findall(cell.source):
+            if f"check_{name}" in CHECKS and name not in names:
+                names.append(name)
+    return names
+
+
+def find_notebooks(directory, lessons: Optional[Iterable[str]] = None) -> list[Path]:
+    """Lesson notebooks ``NN_*.ipynb`` in ``directory`` and in its ``solutions/``, lessons first.
+
+    Args:
+        directory: a learner's folder or an edition. lessons: numbers (``"00"``) or names (``"00_tour"``); default all.
+    """
+    directory = Path(directory)
+    found = sorted(directory.glob("[0-9][0-9]_*.ipynb")) + sorted(directory.glob("solutions/[0-9][0-9]_*.ipynb"))
+    if not lessons:
+        return found
+    wanted = [str(name) for name in lessons]
+    return [nb for nb in found
+            if any(nb.stem.split("_")[0] == w.zfill(2) or nb.stem.removesuffix("_solutions") == w for w in wanted)]
+
+
+def _run_copy(notebook: Path, tmp: Path, profile: str, timeout: Optional[int]) -> tuple[Path, str]:
+    """Execute ``notebook`` into ``tmp`` (cwd: its own folder); return the copy and any error."""
+    target = tmp / notebook.parent.name / notebook.name
+    target.parent.mkdir(parents=True, exist_ok=True)
+    _, error = execute_notebook(notebook, target, profile, timeout)
+    return target, error
+
+
+def progress(directory="notebooks", lessons: Optional[Iterable[str]] = None, execute: bool = False,
+             profile: str = "smoke", timeout: Optional[int] = 1800) -> list[dict]:
+    """Each exercise's status in a folder of notebooks: one row per notebook and exercise.
+
+    Args:
+        directory: the learner's notebooks (``NN_*.ipynb``, and ``solutions/`` when present). In an instructor
+            edition, a lesson with a solutions notebook is reported through it (the lesson holds the learners'
+            blanks), so every row there should pass. lessons: numbers or names to include (default: all).
+        execute: run each notebook first (papermill, into a temporary folder; the learner's files are untouched);
+            otherwise read the outputs saved in the files. timeout: seconds one cell may run when executing.
+        profile: the ``PROFILE`` given to executed notebooks (``smoke`` is quickest).
+    Returns:
+        Rows ``{"notebook", "lesson", "exercise", "status"}``; status is ``passed``, ``failed``, ``not attempted``
+        or ``not run`` (no verdict saved: the cell never ran); plus ``"error"`` when execution stopped early.
+    Example:
+        >>> rows = tl.course.progress("notebooks", lessons=["00"], execute=True)  # doctest: +SKIP
+        >>> print(tl.course.format_progress(rows))  # doctest: +SKIP
+    Used by ``python -m transfer_lessons progress``.
+    """
+    directory = Path(directory)
+    notebooks = find_notebooks(directory, lessons)
+    marker = directory / _MARKER
+    if marker.is_file() and marker.read_text().startswith("instructor"):
+        # An instructor edition's lessons are the learners' blank copies: check the answers instead.
+        answered = {nb.stem.removesuffix("_solutions") for nb in notebooks if nb.parent.name == "solutions"}
+        notebooks = [nb for nb in notebooks if nb.parent.name == "solutions" or nb.stem not in answered]
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="progress-") as tmp:
+        for notebook in notebooks:
+            names = exercise_names(notebook)
+            if not names:
+                continue
+            error = ""
+            saved = notebook
+            if execute:
+                saved, error = _run_copy(notebook, Path(tmp), profile, timeout)
+            verdicts = read_records(saved) if saved.exists() else {}
+            for name in names:
+                row = {"notebook": notebook.relative_to(directory).as_posix(),
+                       "lesson": notebook.stem.removesuffix("_solutions"), "exercise": name,
+                       "status": verdicts.get(f"exercise.{name}", "not run")}
+                if error:
+                    row["error"] = error
+                rows.append(row)
+    return rows
+
+
+def format_progress(rows: list[dict]) -> str:
+    """``progress`` rows as a text table with a summary line (counts per status)."""
+    width = max([len(row["notebook"]) for row in rows] + [8])
+    lines = [f"{'notebook':<{width}}  {'exercise':<20} status"]
+    lines += [f"{row['notebook']:<{width}}  {row['exercise']:<20} {row['status']}" for row in rows]
+    counts: dict = {}
+    for row in rows:
+        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no exercises found"
+    lines.append(f"{len(rows)} exercises: {summary}")
+    errors = sorted({f"{row['notebook']}: {row['error']}" for row in rows if row.get("error")})
+    lines += [f"stopped early: {line}" for line in errors]
+    return "\n".join(lines)

@@ -1,0 +1,152 @@
+"""Running the lessons: each executed with papermill into ``reports/`` (one failing lesson does not stop the
+others), with an HTML copy of each, ``reports/summary.json`` (every recorded value) and ``reports/index.html``.
+The kernel runs headless (widgets print their default state) and quiet: without the "running over TCP without
+encryption" warning that jupyter_client logs for each lesson.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import os
+import time
+import warnings
+from pathlib import Path
+from typing import Iterable, Optional
+
+from ..errors import UnknownName
+from ..recording import read_records
+from ..runtime import atomic_path, get_profile, pick_device, require, resolve_profile_name, versions
+
+
+def write_text(path: Path, text: str) -> None:
+    """Write via a temporary file in the same folder and rename: readers never see half a file."""
+    with atomic_path(path) as tmp:
+        tmp.write_text(text, encoding="utf-8")
+
+
+def find_lessons(notebook_dir, names: Optional[Iterable[str]] = None) -> list[Path]:
+    """Lesson notebooks ``NN_name.ipynb`` in order; ``names`` filters by number or stem.
+
+    Raises:
+        UnknownName: a requested lesson does not exist.
+    """
+    lessons = sorted(p for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
+    if not names:
+        return lessons
+    chosen = []
+    for name in names:
+        match = [p for p in lessons if p.stem == name or p.stem.split("_")[0] == name.zfill(2)]
+        if not match:
+            raise UnknownName("lesson", name, [p.stem for p in lessons], f"the notebooks in {notebook_dir}")
+        chosen += [p for p in match if p not in chosen]
+    return chosen
+
+
+_HEADLESS = "TRANSFER_LESSONS_HEADLESS"  # see widgets.is_headless
+# The kernel logs a warning about unencrypted local TCP at every start; errors still show.
+QUIET_KERNEL = ["--log-level=ERROR"]
+
+
+def execute(notebook: Path, output: Path, profile: str, timeout: Optional[int]) -> tuple[str, str]:
+    """Run one notebook with papermill, headless (its widgets print plain output), with relative mirror and
+    cache paths made absolute (the kernel runs in the notebook's folder); return (status, error message)."""
+    papermill = require("papermill", "course", "running lessons")
+    overrides = {_HEADLESS: "1"}  # the kernel papermill starts inherits these
+    for name in ("TRANSFER_LESSONS_DATA", "TRANSFER_LESSONS_CACHE"):  # the kernel's cwd is the notebook's folder
+        value = os.path.expanduser(os.environ.get(name, "").strip())
+        if value and not os.path.isabs(value):
+            overrides[name] = os.path.abspath(value)
+    previous = {name: os.environ.get(name) for name in overrides}
+    os.environ.update(overrides)
+    try:
+        papermill.execute_notebook(str(notebook), str(output), parameters={"PROFILE": profile},
+                                   cwd=str(notebook.parent), progress_bar=False, execution_timeout=timeout,
+                                   kernel_name="python3", extra_arguments=QUIET_KERNEL)
+        return "ok", ""
+    except Exception as err:  # noqa: BLE001 - any failure of one lesson must not stop the rest
+        return "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
+    finally:
+        for name, value in previous.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
+
+
+def _to_html(notebook: Path) -> str:
+    """Write an HTML copy beside the notebook; return "" or why it could not be written."""
+    try:
+        from nbconvert import HTMLExporter  # the course extra
+
+        with warnings.catch_warnings():  # silent records carry only METRIC_MIME: no HTML wanted
+            warnings.filterwarnings("ignore", message=".*is not able to be represented")
+            body, _ = HTMLExporter().from_filename(str(notebook))
+    except Exception as err:  # noqa: BLE001 - a missing template must not lose the other reports
+        return f"no HTML copy ({type(err).__name__}: {str(err).splitlines()[0]})"
+    write_text(notebook.with_suffix(".html"), body)
+    return ""
+
+
+def run_lessons(profile: str = "auto", lessons: Optional[Iterable[str]] = None,
+                notebook_dir="notebooks", out_dir="reports", timeout: Optional[int] = 1800) -> dict:
+    """Execute lessons with papermill and write the reports; return the summary.
+
+    Args:
+        profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``; injected as the notebooks' ``PROFILE``.
+        lessons: numbers or stems to run (default: all). notebook_dir: where the lesson notebooks are.
+        out_dir: where ``NN_name.ipynb``, ``.html``, ``summary.json`` and ``index.html`` go.
+        timeout: seconds one cell may run before the lesson counts as failed.
+    Returns:
+        The summary dict also written to ``summary.json``; ``all(status == "ok")`` is success.
+    Used by ``make course`` through ``python -m transfer_lessons run``.
+    """
+    profile = resolve_profile_name(profile)
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    summary = {"profile": profile, "profile_settings": get_profile(profile).as_dict(),
+               "device": str(pick_device()), "versions": versions(), "lessons": {}}
+    for notebook in find_lessons(notebook_dir, lessons):
+        target = out / notebook.name
+        print(f"[{profile}] {notebook.stem} ...", flush=True)
+        start = time.perf_counter()
+        status, error = execute(notebook, target, profile, timeout)
+        seconds = round(time.perf_counter() - start, 1)
+        metrics = read_records(target) if target.exists() else {}
+        run = metrics.get("run") if isinstance(metrics.get("run"), dict) else {}
+        entry = {"status": status, "seconds": seconds,  # where the lesson's data came from, for the index
+                 "data_source": metrics.pop("data_source", None) or run.get("data_source"), "metrics": metrics}
+        if error:
+            entry["error"] = error
+        if target.exists() and (problem := _to_html(target)):
+            entry["html"] = problem
+        summary["lessons"][notebook.stem] = entry
+        print(f"[{profile}] {notebook.stem}: {status} in {seconds} s {error}", flush=True)
+        write_text(out / "summary.json", json.dumps(summary, indent=2))
+    write_text(out / "summary.json", json.dumps(summary, indent=2))
+    write_text(out / "index.html", _index_html(summary))
+    return summary
+
+
+def _index_html(summary: dict) -> str:
+    """A one-page view of summary.json for instructors."""
+    rows = []
+    for name, entry in summary["lessons"].items():
+        metrics = "<br>".join(f"{html.escape(k)} = {html.escape(str(v))}" for k, v in entry["metrics"].items())
+        colour = "#2e7d32" if entry["status"] == "ok" else "#c62828"
+        rows.append(
+            f"<tr><td><a href='{html.escape(name)}.html'>{html.escape(name)}</a></td>"
+            f"<td style='color:{colour}'>{entry['status']}</td><td>{entry['seconds']}</td>"
+            f"<td>{html.escape(str(entry['data_source']))}</td><td>{metrics}"
+            f"{'<br><b>' + html.escape(entry['error']) + '</b>' if entry.get('error') else ''}</td></tr>")
+    versions = ", ".join(f"{k} {v}" for k, v in summary["versions"].items())
+    return (
+        "<!doctype html><meta charset='utf-8'><title>Transfer Lessons report</title>"
+        "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px 8px;"
+        "vertical-align:top}table{border-collapse:collapse}</style>"
+        f"<h1>Transfer Lessons — profile {html.escape(summary['profile'])}</h1>"
+        f"<p>Device: {html.escape(summary['device'])}. Versions: {html.escape(versions)}.</p>"
+        "<table><tr><th>lesson</th><th>status</th><th>seconds</th><th>data</th><th>metrics</th></tr>"
+        + "".join(rows) + "</table>"
+    )
+

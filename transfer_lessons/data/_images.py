@@ -1,0 +1,208 @@
+"""Reading images safely and decoding each one once: image folders, subsets, the decoded-image cache.
+
+Every problem is reported as a ``DataError`` naming the file and the fix. Decoding a JPEG costs far more than augmenting
+a small tensor, so ``CachedImageDataset`` decodes each file once; ``DecodingImageDataset`` decodes at every access, as
+``torchvision.datasets.ImageFolder`` does (lesson 04 measures the difference).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections import defaultdict
+from pathlib import Path
+from typing import Callable, Optional, Sequence, Union
+
+import numpy as np
+import torch
+from PIL import Image, ImageOps
+from torch.utils.data import Dataset
+
+from ..errors import BadImage, DatasetLayoutError
+from ..runtime import atomic_path, cache_dir
+
+IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")
+
+
+MIN_SIDE = 8  # pixels; smaller images are icons or broken thumbnails, not training data
+
+
+def open_rgb(path: Union[str, Path], *, draft_size: Optional[int] = None) -> Image.Image:
+    """Open an image fully decoded as RGB, with its EXIF orientation applied.
+
+    Args:
+        path: the image file. draft_size: if set, let JPEG decoding shrink by a power of two while keeping both sides at
+            least this many pixels (much faster for large photos).
+    Returns:
+        A loaded ``PIL.Image`` in mode RGB (palette, grayscale, RGBA and CMYK are converted).
+    Raises:
+        BadImage: the file is unreadable, corrupt, truncated, or smaller than 8 px a side.
+    Example:
+        >>> open_rgb("train/ants/0013035.jpg").mode  # doctest: +SKIP
+        'RGB'
+    """
+    path = Path(path)
+    try:
+        with Image.open(path) as image:
+            if draft_size and image.format == "JPEG":
+                image.draft("RGB", (draft_size, draft_size))
+            image = ImageOps.exif_transpose(image)  # phones store portraits sideways plus a flag
+            if image.mode == "P" and "transparency" in image.info:
+                image = image.convert("RGBA")  # avoids Pillow's palette-transparency warning
+            image = image.convert("RGB")  # forces the full decode, so truncation shows here
+    except (OSError, SyntaxError, ValueError, Image.DecompressionBombError) as err:
+        raise BadImage(f"Cannot read image {path}: {err}. Fix: remove or replace it.") from err
+    if min(image.size) < MIN_SIDE:
+        raise BadImage(f"Image {path} is only {image.width}x{image.height} pixels (minimum {MIN_SIDE}). "
+                       "Fix: remove or replace it.")
+    return image
+
+
+def scan_image_folder(root: Union[str, Path]) -> tuple[list[tuple[Path, int]], list[str]]:
+    """List ``(image path, class index)`` pairs of an ImageFolder tree ``root/<class>/<image>``.
+
+    Files that are not images (by extension) and hidden files are skipped.
+    Returns:
+        ``(samples, classes)``: samples sorted by class then path; classes sorted by name.
+    Raises:
+        DatasetLayoutError: ``root`` is missing, has no class folders, or a class folder has no images.
+    Example:
+        >>> samples, classes = scan_image_folder(root / "train")  # doctest: +SKIP
+    """
+    root = Path(root)
+    expected = f"expected {root}/<class>/<image>.jpg"
+    if not root.is_dir():
+        raise DatasetLayoutError(f"Image folder {root} does not exist; {expected}.")
+    classes = sorted(d.name for d in root.iterdir() if d.is_dir() and not d.name.startswith("."))
+    if not classes:
+        raise DatasetLayoutError(f"{root} has no class subfolders; {expected}. Fix: make one folder per class.")
+    samples = []
+    for index, name in enumerate(classes):
+        folder = root / name
+        files = sorted(p for p in folder.rglob("*") if p.suffix.lower() in IMAGE_EXTENSIONS and p.is_file()
+                       and not any(part.startswith(".") for part in p.relative_to(folder).parts))
+        if not files:
+            raise DatasetLayoutError(f"Class folder {folder} ({name!r}) holds no images; {expected}. "
+                                     "Fix: add images to it or remove it.")
+        samples += [(path, index) for path in files]
+    return samples, classes
+
+
+def balanced_subset(samples: Sequence[tuple[Path, int]], count: Optional[int],
+                    seed: int = 0) -> list[tuple[Path, int]]:
+    """Pick ``count`` samples, as evenly over the classes as they allow, the same for the same seed.
+
+    Returns all samples when ``count`` is None or not smaller; keeps the original order.
+    Example:
+        >>> len(balanced_subset(samples, 16, seed=0))  # doctest: +SKIP
+        16
+    """
+    if count is None or count >= len(samples):
+        return list(samples)
+    if count < 1:
+        raise ValueError(f"Subset size must be at least 1, got {count}.")
+    rng = np.random.default_rng(seed)
+    by_class = defaultdict(list)
+    for index, (_, label) in enumerate(samples):
+        by_class[label].append(index)
+    queues = [list(rng.permutation(by_class[label])) for label in sorted(by_class)]
+    chosen = []
+    while len(chosen) < count:  # round robin: one per class per turn, until count is reached
+        for queue in queues:
+            if queue and len(chosen) < count:
+                chosen.append(int(queue.pop(0)))
+    return [samples[index] for index in sorted(chosen)]
+
+
+def _decode(path: Path, decode_size: int) -> torch.Tensor:
+    """Decode one image to uint8 CHW, resized so its shorter side is ``decode_size``."""
+    image = open_rgb(path, draft_size=decode_size)
+    scale = decode_size / min(image.size)
+    if scale != 1:
+        size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+        image = image.resize(size, Image.Resampling.BICUBIC)
+    return torch.from_numpy(np.array(image)).permute(2, 0, 1).contiguous()
+
+
+class DecodedImageCache:
+    """Decodes each image file once into a uint8 CHW tensor kept in memory (optionally on disk).
+
+    Paying the decode once instead of every epoch makes CPU training several times faster. With ``persist=True`` the
+    tensors are also saved under ``<cache>/decoded/``, keyed by the file list, sizes, mtimes and ``decode_size``.
+    Example:
+        >>> cache = DecodedImageCache(paths, decode_size=256); cache[0].shape  # doctest: +SKIP
+        torch.Size([3, 256, 341])
+    """
+
+    def __init__(self, paths: Sequence[Union[str, Path]], decode_size: int, *, persist: bool = False):
+        self.paths = [Path(p) for p in paths]
+        self.decode_size = decode_size
+        self.file = cache_dir() / "decoded" / f"{self.key()}.pt" if persist else None
+        self.images = self._load() if self.file is not None and self.file.is_file() else None
+        if self.images is None:
+            self.images = [_decode(path, decode_size) for path in self.paths]
+            if self.file is not None:
+                self._save()
+
+    def key(self) -> str:
+        """A digest of the file list, their sizes and mtimes, and the decode size."""
+        stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in self.paths]
+        return hashlib.sha256(json.dumps([self.decode_size, stats]).encode()).hexdigest()[:24]
+
+    def _load(self) -> Optional[list]:
+        try:
+            images = torch.load(self.file, map_location="cpu", weights_only=True)["images"]
+        except Exception:  # a damaged cache file is only a lost speed-up: decode again
+            return None
+        return images if len(images) == len(self.paths) else None
+
+    def _save(self) -> None:
+        with atomic_path(self.file) as tmp:  # a reader never sees half a file
+            torch.save({"images": self.images}, tmp)
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def __getitem__(self, index: int) -> torch.Tensor:
+        return self.images[index]
+
+
+class CachedImageDataset(Dataset):
+    """A classification Dataset over decoded images: ``(transform(uint8 CHW tensor), label)``."""
+
+    def __init__(self, samples: Sequence[tuple[Path, int]], classes: Sequence[str],
+                 transform: Optional[Callable] = None, *, decode_size: int = 256, persist: bool = False):
+        self.samples, self.classes, self.transform = list(samples), list(classes), transform
+        self.targets = [label for _, label in self.samples]
+        self.class_to_idx = {name: index for index, name in enumerate(self.classes)}
+        self.cache = DecodedImageCache([p for p, _ in self.samples], decode_size, persist=persist)
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        image = self.cache[index]
+        return (self.transform(image) if self.transform else image), self.targets[index]
+
+
+class DecodingImageDataset(Dataset):
+    """The images and transform of a ``CachedImageDataset``, decoded from the file at every access.
+
+    What ``torchvision.datasets.ImageFolder`` does (open, decode and convert the JPEG each time an image is asked for,
+    then transform it): the baseline the decoded-image cache is measured against.
+    Example:
+        >>> slow = DecodingImageDataset(data.train); image, label = slow[0]
+    Shown in lesson 04, *Speed*.
+    """
+
+    def __init__(self, dataset: CachedImageDataset):
+        self.samples, self.transform, self.classes = dataset.samples, dataset.transform, dataset.classes
+
+    def __len__(self) -> int:
+        return len(self.samples)
+
+    def __getitem__(self, index: int):
+        path, label = self.samples[index]
+        image = torch.from_numpy(np.array(open_rgb(path))).permute(2, 0, 1).contiguous()
+        return (self.transform(image) if self.transform else image), label
+

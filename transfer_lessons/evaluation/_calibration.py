@@ -1,0 +1,117 @@
+"""Classifier calibration: expected calibration error, reliability bins, temperature scaling.
+
+Calibrated means confidence matches accuracy: of the images labelled with 80 % confidence, 80 % are right.
+Fine-tuned networks are usually over-confident; temperature scaling (Guo et al., ICML 2017) divides the
+logits by one number fitted on held-out images.
+"""
+
+from __future__ import annotations
+
+import math
+
+import torch
+import torch.nn.functional as F
+from torchmetrics.functional.classification import multiclass_calibration_error
+
+
+def _checked(logits, targets, caller: str):
+    logits, targets = torch.as_tensor(logits).detach().double(), torch.as_tensor(targets).detach().long()
+    if logits.ndim != 2 or targets.ndim != 1 or len(logits) != len(targets) or not len(targets):
+        raise ValueError(f"{caller}: logits {tuple(logits.shape)} and targets {tuple(targets.shape)}; "
+                         "expected logits [N, C] and targets [N], N > 0.")
+    return logits, targets
+
+
+def expected_calibration_error(logits: torch.Tensor, targets: torch.Tensor, n_bins: int = 15) -> float:
+    """Expected calibration error (Guo et al., ICML 2017): |confidence - accuracy| averaged over bins.
+
+    Args:
+        logits: [N, C] raw scores. targets: [N] labels. n_bins: equal-width confidence bins on [0, 1].
+    Returns:
+        ECE in [0, 1], bins weighted by count (torchmetrics, norm "l1"); 0 is perfectly calibrated.
+    Raises:
+        ValueError: the shapes do not match.
+    Example:
+        >>> expected_calibration_error(val_logits, val_targets)
+    Shown in lesson 05, *Is the model's confidence honest?*
+    """
+    logits, targets = _checked(logits, targets, "expected_calibration_error")
+    # softmax here: torchmetrics skips its own when raw logits happen to lie in [0, 1]
+    return float(multiclass_calibration_error(logits.softmax(1).float(), targets, num_classes=logits.shape[1],
+                                              n_bins=n_bins, norm="l1"))
+
+
+def reliability_bins(logits: torch.Tensor, targets: torch.Tensor, n_bins: int = 10) -> dict:
+    """Per-bin mean confidence, accuracy and count: the numbers behind a reliability diagram.
+
+    Args:
+        logits: [N, C] raw scores. targets: [N] labels. n_bins: equal-width bins [a, b) on [0, 1],
+            as torchmetrics'; a confidence of exactly 1 goes in the last bin.
+    Returns:
+        ``{"edges": n_bins + 1 floats, "confidence", "accuracy": n_bins floats, "count": n_bins ints}``;
+        an empty bin's confidence and accuracy are NaN, so a plot leaves it blank.
+    Raises:
+        ValueError: the shapes do not match.
+    Example:
+        >>> bins = reliability_bins(val_logits, val_targets); ax.plot(bins["confidence"], bins["accuracy"])
+    Shown in lesson 05, *Is the model's confidence honest?*
+    """
+    logits, targets = _checked(logits, targets, "reliability_bins")
+    confidence, predicted = logits.softmax(1).float().max(1)
+    edges = torch.linspace(0, 1, n_bins + 1)
+    index = (torch.bucketize(confidence, edges, right=True) - 1).clamp(0, n_bins - 1)
+    count = torch.bincount(index, minlength=n_bins).double()
+    confidence_sum = torch.zeros(n_bins, dtype=torch.double).index_add_(0, index, confidence.double())
+    hits = torch.zeros(n_bins, dtype=torch.double).index_add_(0, index, (predicted == targets).double())
+    return {"edges": edges.tolist(), "confidence": (confidence_sum / count).tolist(),
+            "accuracy": (hits / count).tolist(), "count": count.long().tolist()}
+
+
+def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
+    """Temperature scaling (Guo et al. 2017): the T > 0 minimising the NLL of ``logits / T``.
+
+    LBFGS fits log T, so T stays positive. Dividing all logits by one number keeps every argmax,
+    so accuracy is untouched. Fit on validation logits, never on the test set.
+    Args:
+        logits: [N, C] validation logits. targets: [N] labels.
+    Returns:
+        T; above 1 means the model was over-confident.
+    Raises:
+        ValueError: the shapes do not match, or the fit gave a non-finite T.
+    Example:
+        >>> calibrated = apply_temperature(test_logits, fit_temperature(val_logits, val_targets))
+    Shown in lesson 05, *Temperature scaling*.
+    """
+    logits, targets = _checked(logits, targets, "fit_temperature")
+    log_t = torch.zeros(1, dtype=torch.double, requires_grad=True)
+    optimizer = torch.optim.LBFGS([log_t], lr=1.0, max_iter=100, line_search_fn="strong_wolfe")
+
+    def closure():
+        optimizer.zero_grad()
+        loss = F.cross_entropy(logits / log_t.exp(), targets)
+        loss.backward()
+        return loss
+
+    optimizer.step(closure)
+    temperature = float(log_t.detach().exp())
+    if not math.isfinite(temperature) or temperature <= 0:
+        raise ValueError(f"fit_temperature: the fit gave T={temperature}; check that the logits are finite.")
+    return temperature
+
+
+def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
+    """``logits / temperature``: softer probabilities for T > 1, the same predicted classes.
+
+    Args:
+        logits: [N, C] raw scores. temperature: T from ``fit_temperature``.
+    Returns:
+        The scaled logits, same shape.
+    Raises:
+        ValueError: ``temperature`` is not a positive number.
+    Example:
+        >>> apply_temperature(torch.tensor([[2.0, 0.0]]), 2.0)  # tensor([[1., 0.]])
+    Shown in lesson 05, *Temperature scaling*.
+    """
+    if not (math.isfinite(temperature) and temperature > 0):
+        raise ValueError(f"apply_temperature: temperature={temperature}; it must be a positive number.")
+    return logits / temperature

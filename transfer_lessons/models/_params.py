@@ -1,0 +1,250 @@
+"""Which parameters train: head and backbone selection, stages, freezing, BatchNorm, param groups.
+
+The small tools a lesson uses around the epoch loop (``training``): pick the head or the backbone, freeze and unfreeze
+them in stages, keep BatchNorm statistics fixed, give the head its own learning rate. None trains anything.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Optional
+
+from timm.models import group_parameters
+from torch import nn
+
+from ..errors import UnknownName
+
+# "train": every BatchNorm layer normalises with batch statistics and updates its running ones;
+# "frozen_layers": BatchNorm layers whose parameters are frozen stay in eval mode (fixed statistics);
+# "frozen": every BatchNorm layer stays in eval mode.
+BN_MODES = ("train", "frozen_layers", "frozen")
+
+
+def _classifier(model: nn.Module) -> nn.Module:
+    """The classification head: timm's ``get_classifier()``, else the last ``nn.Linear``."""
+    model = getattr(model, "_orig_mod", model)  # see through torch.compile's wrapper
+    if hasattr(model, "get_classifier"):
+        return model.get_classifier()
+    linears = [m for m in model.modules() if isinstance(m, nn.Linear)]
+    if not linears:
+        raise TypeError(f"{type(model).__name__} has no get_classifier() and no nn.Linear: cannot find its head.")
+    return linears[-1]
+
+
+def head_parameters(model: nn.Module) -> list:
+    """The classifier's parameters (timm ``model.get_classifier()``), trainable or not.
+
+    Example:
+        >>> len(head_parameters(timm.create_model("resnet18", num_classes=2)))  # fc.weight, fc.bias
+        2
+    Shown in lesson 02, *Fine-tuning strategies*.
+    """
+    return list(_classifier(model).parameters())
+
+
+def backbone_parameters(model: nn.Module) -> list:
+    """Every parameter that is not the classifier's, trainable or not.
+
+    Example:
+        >>> sum(p.numel() for p in backbone_parameters(model))
+    Shown in lesson 02, *Fine-tuning strategies*.
+    """
+    head = {id(p) for p in head_parameters(model)}
+    return [p for p in model.parameters() if id(p) not in head]
+
+
+def backbone_stages(model: nn.Module) -> list:
+    """The backbone's parameters in stages, input side first (stem, block 1, ..., last block).
+
+    Uses timm's ``model.group_matcher(coarse=True)``, so any timm model works; layers between the last block and the
+    head (``conv_head``, a final norm) join the last stage. Other models are split by their top-level children.
+    Returns:
+        A list of parameter lists, one per stage.
+    Example:
+        >>> len(backbone_stages(timm.create_model("resnet18")))  # stem + layer1..layer4
+        5
+    Shown in lesson 02, *Fine-tuning strategies*.
+    """
+    model = getattr(model, "_orig_mod", model)
+    head = {id(p) for p in head_parameters(model)}
+    if hasattr(model, "group_matcher"):
+        groups = group_parameters(model, model.group_matcher(coarse=True), return_values=True).values()
+        groups = [list(g) for g in groups]
+    else:
+        groups = [list(child.parameters()) for child in model.children()]
+    stages = [[p for p in g if id(p) not in head] for g in groups]
+    # timm puts unmatched layers (neck and head) in the last group: the neck joins the last block.
+    if len(stages) > 1 and stages[-1] and len(groups[-1]) > len(stages[-1]):
+        stages[-2].extend(stages.pop())
+    return [stage for stage in stages if stage]
+
+
+def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
+    """The number of parameter values (not tensors) in ``model``.
+
+    Example:
+        >>> count_parameters(nn.Linear(10, 2))
+        22
+    Shown in lesson 02, *Fine-tuning strategies*.
+    """
+    return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
+
+
+def freeze_backbone(model: nn.Module) -> int:
+    """Make only the classifier trainable; returns the number of trainable values left.
+
+    Note: ``requires_grad=False`` does not stop BatchNorm running statistics from updating in ``model.train()``; use
+    ``bn_mode="frozen"`` or ``set_batchnorm_eval`` for that.
+    Example:
+        >>> freeze_backbone(model) == count_parameters(model.get_classifier())
+        True
+    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
+    """
+    for p in backbone_parameters(model):
+        p.requires_grad_(False)
+    for p in head_parameters(model):
+        p.requires_grad_(True)
+    return count_parameters(model, trainable_only=True)
+
+
+def unfreeze_backbone(model: nn.Module, last_stages: Optional[int] = None) -> int:
+    """Make the last ``last_stages`` backbone stages trainable (None: all of them).
+
+    Args:
+        model: a timm model (or any model with a last ``nn.Linear`` head).
+        last_stages: how many stages, counted from the head (see ``backbone_stages``).
+    Returns:
+        The number of trainable parameter values after the change.
+    Raises:
+        ValueError: ``last_stages`` is negative.
+    Example:
+        >>> freeze_backbone(model); unfreeze_backbone(model, last_stages=1)
+    Shown in lesson 02, *Fine-tuning strategies*.
+    """
+    if last_stages is not None and last_stages < 0:
+        raise ValueError(f"unfreeze_backbone: last_stages must be >= 0 or None, got {last_stages}.")
+    stages = backbone_stages(model)
+    chosen = stages if last_stages is None else stages[len(stages) - last_stages:] if last_stages else []
+    for stage in chosen:
+        for p in stage:
+            p.requires_grad_(True)
+    return count_parameters(model, trainable_only=True)
+
+
+def unfreeze_for_epoch(model: nn.Module, epoch: int, epochs: int) -> int:
+    """Gradual unfreezing: train the head, plus a share of the backbone's stages growing with ``epoch``.
+
+    Epoch 1 of ``epochs`` trains the head only; epoch ``e`` the last ``ceil(S * (e - 1) / (epochs - 1))`` of the ``S``
+    stages; the last epoch all of them. A single-epoch run trains everything.
+    Returns:
+        The number of trainable parameter values for this epoch.
+    Raises:
+        ValueError: ``epoch`` is outside 1..``epochs``.
+    Example:
+        >>> [unfreeze_for_epoch(model, e, 3) for e in (1, 2, 3)]  # head, half, all
+    Shown in lesson 02, *Fine-tuning strategies*.
+    """
+    if not 1 <= epoch <= epochs:
+        raise ValueError(f"unfreeze_for_epoch: epoch must be in 1..{epochs}, got {epoch}.")
+    if epochs == 1:
+        return unfreeze_backbone(model)
+    stages = len(backbone_stages(model))
+    freeze_backbone(model)
+    return unfreeze_backbone(model, last_stages=math.ceil(stages * (epoch - 1) / (epochs - 1)))
+
+
+def set_batchnorm_eval(model: nn.Module, frozen_only: bool = True) -> int:
+    """Put BatchNorm layers in eval mode, so their running mean and variance stop moving.
+
+    Call it after every ``model.train()``, which switches them back.
+    Args:
+        model: any model. frozen_only: only the BatchNorm layers whose parameters are all frozen; False: all.
+    Returns:
+        The number of BatchNorm layers put in eval mode.
+    Example:
+        >>> model.train(); set_batchnorm_eval(model, frozen_only=False)
+    Shown in lesson 02, *Fine-tuning strategies*.
+    """
+    count = 0
+    for module in model.modules():
+        if isinstance(module, nn.modules.batchnorm._BatchNorm):
+            if frozen_only and any(p.requires_grad for p in module.parameters(recurse=False)):
+                continue
+            module.eval()
+            count += 1
+    return count
+
+
+def train_mode(model: nn.Module, bn_mode: str = "train") -> nn.Module:
+    """``model.train()``, then BatchNorm layers in eval mode as ``bn_mode`` says; returns ``model``.
+
+    Args:
+        model: any model. bn_mode: ``"train"`` (every BatchNorm layer updates its statistics), ``"frozen_layers"``
+            (those whose parameters are frozen keep theirs) or ``"frozen"`` (all keep theirs).
+    Raises:
+        UnknownName: ``bn_mode`` is not one of ``BN_MODES``.
+    Example:
+        >>> train_mode(model, "frozen_layers")  # before each epoch of a partial fine-tune
+    Used by ``train_one_epoch`` and ``lr_find``; shown in lesson 02, *BatchNorm when unfreezing*.
+    """
+    if bn_mode not in BN_MODES:
+        raise UnknownName("bn_mode", bn_mode, BN_MODES, "transfer_lessons.models.BN_MODES")
+    model.train()
+    if bn_mode != "train":
+        set_batchnorm_eval(model, frozen_only=bn_mode == "frozen_layers")
+    return model
+
+
+def param_groups(model: nn.Module, lr: float, *, head_lr_mult: float = 10.0,
+                 weight_decay: float = 0.05, layer_decay: Optional[float] = None,
+                 no_decay_bias_norm: bool = True) -> list:
+    """Optimiser parameter groups: the head learns faster than the backbone, early stages slower.
+
+    Only trainable parameters are included (``fit(gradual_unfreeze=True)`` makes every parameter trainable before it
+    builds the groups, then freezes stages epoch by epoch).
+    Args:
+        model: the model. lr: the backbone's (last stage's) learning rate.
+        head_lr_mult: the head's rate is ``lr * head_lr_mult``. weight_decay: decoupled, for matrices and conv kernels.
+        layer_decay: discriminative learning rates (ULMFiT's and BEiT's recipe), a factor in (0, 1]: stage ``i`` of
+            ``S`` backbone stages (``backbone_stages``, input side first) learns at ``lr * layer_decay ** (S - 1 - i)``,
+            the last at ``lr``, each earlier one slower, because early layers hold generic features that need little
+            change. None: one rate.
+        no_decay_bias_norm: exempt biases and norm weights (every 0-D or 1-D tensor) from weight decay: shrinking them
+            towards zero does not regularise, it only shifts activations.
+    Returns:
+        A list of dicts with ``params``, ``lr``, ``weight_decay``, ``lr_mult`` and ``name`` (empty groups left out),
+        ready for ``torch.optim.AdamW``.
+    Raises:
+        ValueError: no parameter is trainable, or ``layer_decay`` is outside (0, 1].
+    Example:
+        >>> optimizer = torch.optim.AdamW(param_groups(model, 1e-4))  # head at 1e-3
+        >>> param_groups(model, 1e-4, layer_decay=0.5)[0]["lr_mult"]  # stem: 0.5 ** (S - 1)
+    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
+    """
+    if layer_decay is not None and not 0 < layer_decay <= 1:
+        raise ValueError(f"param_groups: layer_decay must be in (0, 1] or None, got {layer_decay}.")
+    mult_of = {id(p): head_lr_mult for p in head_parameters(model)}
+    stages = backbone_stages(model) if layer_decay is not None else [backbone_parameters(model)]
+    for i, stage in enumerate(stages):
+        for p in stage:
+            mult_of[id(p)] = layer_decay ** (len(stages) - 1 - i) if layer_decay is not None else 1.0
+    head = {id(p) for p in head_parameters(model)}
+    groups = {}
+    for p in model.parameters():
+        if not p.requires_grad:
+            continue
+        part = "head" if id(p) in head else "backbone"
+        decays = not (no_decay_bias_norm and p.ndim <= 1)
+        mult = mult_of.get(id(p), 1.0)
+        key = (part, mult, decays)
+        if key not in groups:
+            suffix = "" if part == "head" or layer_decay is None else f"_x{mult:.3g}"
+            groups[key] = {"params": [], "lr": lr * mult, "lr_mult": mult,
+                           "name": part + suffix + ("" if decays else "_no_decay"),
+                           "weight_decay": weight_decay if decays else 0.0}
+        groups[key]["params"].append(p)
+    if not groups:
+        raise ValueError("param_groups: no parameter is trainable; call unfreeze_backbone(model) or "
+                         "check that the head was not frozen.")
+    # backbone groups first, slowest first; then the head (fit reads the first group's base rate)
+    return sorted(groups.values(), key=lambda g: (g["name"].startswith("head"), g["lr_mult"], g["name"]))

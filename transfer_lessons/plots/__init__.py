@@ -1,0 +1,16 @@
+"""Plots: every figure a lesson shows, each a titled ``LessonFigure`` with labelled axes and units —
+training curves, charts of measured values, images and galleries, detections.
+
+Lesson support. ``tl.plots.roc({...})``, ``tl.plots.images([...])``: one function per figure, so a
+lesson cell holds the idea, not twenty lines of matplotlib.
+"""
+
+from ._charts import attack_curves, bars, confusion_matrix, feature_pca, reliability, roc, tradeoff
+from ._curves import data_efficiency, histories, history, lr_find, lr_schedule
+from ._detection import detections, draw_boxes, iou_histogram, pr_curves
+from ._figure import LessonFigure, figure
+from ._images import cam, feature_map, images, retrieval
+
+__all__ = ["attack_curves", "bars", "confusion_matrix", "feature_pca", "reliability", "roc", "tradeoff",
+           "data_efficiency", "histories", "history", "lr_find", "lr_schedule", "detections", "draw_boxes",
+           "iou_histogram", "pr_curves", "LessonFigure", "figure", "cam", "feature_map", "images", "retrieval"]

@@ -1,0 +1,234 @@
+"""Charts of measured values: bars, accuracy-cost trade-offs, feature projections, confusion matrices,
+accuracy under attack, ROC curves and reliability diagrams; each a ``LessonFigure`` titled ``title``, axes with units.
+"""
+
+from __future__ import annotations
+
+import math
+from typing import Mapping, Sequence
+
+import torch
+from matplotlib.figure import Figure
+from torchmetrics.functional.classification import binary_roc
+
+from ..evaluation import detector_scores, roc_auc
+from ._figure import figure
+
+
+def bars(values: Mapping[str, float], title: str, ylabel: str) -> Figure:
+    """One bar per named value, each labelled with its number.
+
+    Args:
+        values: name → number, drawn in the dict's order. title: the figure's title.
+        ylabel: the value axis label, with its unit, e.g. ``"latency (ms per image)"``.
+    Returns:
+        A Figure with one axes.
+    Raises:
+        ValueError: ``values`` is empty.
+    Example:
+        >>> fig = tl.plots.bars({"frozen": 0.91, "fine-tuned": 0.95}, "Validation accuracy", "accuracy (fraction)")
+    Shown in lesson 04, *Comparing backbones*.
+    """
+    if not values:
+        raise ValueError("bars: no values given.")
+    fig = figure(max(4, 1.2 * len(values)), 4)
+    ax = fig.subplots()
+    bars = ax.bar([str(name) for name in values], [float(v) for v in values.values()])
+    ax.bar_label(bars, fmt="%.3g")
+    ax.set(title=title, xlabel="", ylabel=ylabel)
+    long_labels = len(values) > 4 or max(len(str(name)) for name in values) > 12
+    ax.tick_params(axis="x", labelrotation=25 if long_labels else 0)
+    if long_labels:
+        for label in ax.get_xticklabels():
+            label.set_horizontalalignment("right")
+    ax.grid(axis="y", alpha=0.3)
+    return fig
+
+
+def tradeoff(table: Mapping[str, Mapping], front: Sequence[str] = (), x: str = "latency_ms",
+                  y: str = "probe_acc", size: str = "params_m",
+                  title: str = "Accuracy against latency", ylabel: str = "accuracy (%)",
+                  xlabel: str = "latency at batch 1 (ms per image)") -> Figure:
+    """One marker per backbone at (latency, accuracy), its area growing with its parameter count.
+
+    Args:
+        table: name → row with numbers under ``x``, ``y``, ``size``. front: Pareto-front names (line-joined, filled).
+        x, y, size: row keys: cost (ms per image), score (fraction), parameters (millions). title, ylabel, xlabel: text.
+    Returns:
+        A Figure with one axes, each marker labelled with its name and size.
+    Raises:
+        ValueError: the table is empty.
+    Example:
+        >>> fig = tl.plots.tradeoff(table, front=tl.speed.pareto_front(points))
+    Shown in lesson 01, *Backbone selection*.
+    """
+    if not table:
+        raise ValueError("tradeoff: the table is empty; measure at least one backbone.")
+    fig = figure(7, 4.5)
+    ax = fig.subplots()
+    for name, row in table.items():
+        on_front = name in front
+        ax.scatter(row[x], 100 * row[y], s=40 * float(row[size]), alpha=0.8 if on_front else 0.4,
+                   facecolor="tab:orange" if on_front else "none", edgecolor="tab:orange" if on_front else "gray")
+        ax.annotate(f"{name}\n{float(row[size]):.1f} M", (row[x], 100 * row[y]), fontsize=8,
+                    xytext=(6, 6), textcoords="offset points")
+    if front:
+        ordered = sorted(front, key=lambda n: table[n][x])
+        ax.plot([table[n][x] for n in ordered], [100 * table[n][y] for n in ordered], "--",
+                color="tab:orange", label="Pareto front")
+        ax.legend(loc="lower right")
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    ax.margins(0.25)
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def feature_pca(projections: Mapping[str, tuple], classes: Sequence[str],
+                     title: str = "Features projected on their first two principal components") -> Figure:
+    """Side-by-side 2-D scatter plots of features, coloured by class.
+
+    Args:
+        projections: panel title → ``(xy [N, 2], labels [N])``, ``xy`` from ``tl.evaluation.pca``.
+        classes: class names, indexed by label.
+    Returns:
+        A Figure with one axes per panel.
+    Raises:
+        ValueError: no projections.
+    Example:
+        >>> fig = tl.plots.feature_pca({"pretrained": (xy, y), "random init": (xy0, y)}, data.classes)
+    Shown in lesson 01, *Backbone selection*.
+    """
+    if not projections:
+        raise ValueError("feature_pca: no projections given.")
+    fig = figure(5 * len(projections), 4.5)
+    axes = fig.subplots(1, len(projections), squeeze=False).ravel()
+    for ax, (name, (xy, labels)) in zip(axes, projections.items()):
+        for index, cls in enumerate(classes):
+            chosen = labels == index
+            ax.scatter(xy[chosen, 0], xy[chosen, 1], s=12, alpha=0.7, label=cls)
+        ax.set(title=name, xlabel="principal component 1 (feature units)",
+               ylabel="principal component 2 (feature units)")
+        ax.legend(fontsize=8)
+        ax.grid(alpha=0.3)
+    fig.suptitle(title)
+    return fig
+
+
+def confusion_matrix(matrix, classes: Sequence[str],
+                          title: str = "Confusion matrix (validation)") -> Figure:
+    """A class-by-class grid of counts: row = true class, column = predicted class.
+
+    Args:
+        matrix: ``[C, C]`` counts (from ``tl.evaluation.confusion_matrix``), rows = true class.
+        classes: the C class names, indexed by label.
+    Returns:
+        A Figure with one axes, each cell labelled with its count; right answers lie on the diagonal.
+    Raises:
+        ValueError: the matrix is not C x C for the C class names.
+    Example:
+        >>> fig = tl.plots.confusion_matrix(tl.evaluation.confusion_matrix(logits, targets), data.classes)
+    Shown in lesson 02, *Evaluating the fine-tuned model*.
+    """
+    counts, n = torch.as_tensor(matrix).detach().cpu(), len(classes)
+    if tuple(counts.shape) != (n, n):
+        raise ValueError(f"confusion_matrix: matrix {tuple(counts.shape)} for {n} classes; "
+                         f"expected ({n}, {n}).")
+    fig = figure(max(4, 0.7 * n + 2.5), max(3.5, 0.7 * n + 2))
+    ax = fig.subplots()
+    ax.imshow(counts.float().numpy(), cmap="Blues", vmin=0)
+    middle = float(counts.max()) / 2  # white text on dark cells, black on light ones
+    for row in range(n):
+        for col in range(n):
+            value = counts[row, col].item()
+            ax.text(col, row, f"{value:.2f}" if counts.is_floating_point() else str(value), ha="center",
+                    va="center", color="white" if value > middle else "black")
+    ax.set_xticks(range(n), labels=[str(c) for c in classes], rotation=30 if n > 4 else 0)
+    ax.set_yticks(range(n), labels=[str(c) for c in classes])
+    ax.set(title=title, xlabel="predicted class", ylabel="true class")
+    return fig
+
+
+def attack_curves(curves: Mapping[str, Mapping[float, float]], title: str = "Accuracy under attack") -> Figure:
+    """Accuracy against the attack budget ε, one line per model (or attack).
+
+    Args:
+        curves: name → {ε in pixel units (4/255): accuracy in [0, 1]}; ε = 0 is the clean accuracy.
+    Returns:
+        A Figure with one axes; ε is shown in grey levels (ε × 255).
+    Raises:
+        ValueError: ``curves`` is empty.
+    Example:
+        >>> fig = tl.plots.attack_curves({"full": {0: 0.9, 4 / 255: 0.1}})
+    Shown in lesson 05, *Accuracy against the attack budget*.
+    """
+    if not curves:
+        raise ValueError("attack_curves: no curves given.")
+    fig = figure(6.5, 4.5)
+    ax = fig.subplots()
+    for name, points in curves.items():
+        eps = sorted(points)
+        ax.plot([255 * e for e in eps], [100 * points[e] for e in eps], "o-", label=name)
+    ax.set(title=title, xlabel="attack budget ε (grey levels out of 255, per pixel)", ylabel="accuracy (%)",
+           ylim=(-3, 103))
+    ax.legend()
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def roc(detectors: Mapping[str, tuple], title: str = "Detecting attacked images") -> Figure:
+    """ROC curves of detectors: true-positive rate (attacked flagged) against false-positive rate.
+
+    Args:
+        detectors: name → (scores on clean images [N], on attacked images [M]); higher means "attacked".
+    Returns:
+        A Figure with one axes, with the chance diagonal; the legend gives each area under the curve.
+    Raises:
+        ValueError: ``detectors`` is empty.
+    Example:
+        >>> fig = tl.plots.roc({"noise": (clean_scores, attacked_scores)})
+    Shown in lesson 05, *Detecting attacks*.
+    """
+    if not detectors:
+        raise ValueError("roc: no detectors given.")
+    fig = figure(5.5, 5)
+    ax = fig.subplots()
+    for name, (clean, attacked) in detectors.items():
+        fpr, tpr, _ = binary_roc(*detector_scores(clean, attacked))
+        ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc(clean, attacked):.2f})")
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="chance (AUC 0.50)")
+    ax.set(title=title, xlabel="false-positive rate (clean images flagged)",
+           ylabel="true-positive rate (attacked images flagged)", aspect="equal")
+    ax.legend(loc="lower right")
+    ax.grid(alpha=0.3)
+    return fig
+
+
+def reliability(bins: Mapping[str, Mapping], title: str = "Reliability diagram") -> Figure:
+    """Accuracy against confidence per confidence bin, one line per model; the diagonal is perfect.
+
+    Args:
+        bins: name → the dict of ``tl.evaluation.reliability_bins(...)``; empty bins (NaN) are left out.
+    Returns:
+        A Figure with one axes; marker area grows with the images in the bin.
+    Raises:
+        ValueError: ``bins`` is empty.
+    Example:
+        >>> fig = tl.plots.reliability({"before": tl.evaluation.reliability_bins(logits, targets)})
+    Shown in lesson 05, *Is the model's confidence honest?*
+    """
+    if not bins:
+        raise ValueError("reliability: no bins given.")
+    fig = figure(5.5, 5)
+    ax = fig.subplots()
+    ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
+    for name, b in bins.items():
+        kept = [i for i, c in enumerate(b["count"]) if c and not math.isnan(b["confidence"][i])]
+        ax.plot([b["confidence"][i] for i in kept], [b["accuracy"][i] for i in kept], "-", alpha=0.6)
+        ax.scatter([b["confidence"][i] for i in kept], [b["accuracy"][i] for i in kept],
+                   s=[12 + 4 * b["count"][i] for i in kept], label=name, alpha=0.8)
+    ax.set(title=title, xlabel="confidence (mean top-class probability in the bin)",
+           ylabel="accuracy in the bin", xlim=(0, 1.02), ylim=(-0.02, 1.02), aspect="equal")
+    ax.legend(loc="upper left")
+    ax.grid(alpha=0.3)
+    return fig
+

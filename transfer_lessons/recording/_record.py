@@ -1,0 +1,116 @@
+"""Recording a lesson's results inside its notebook, and saying what they mean.
+
+``record`` stores a value silently in the cell's output under a custom MIME type: the executed notebook itself is
+the record (the scrapbook idea, without the dependency), read back from the ``.ipynb`` by ``read_records``.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from numbers import Number
+from pathlib import Path
+from typing import Optional
+
+METRIC_MIME = "application/vnd.transfer-lessons.metric+json"
+_RECORDS: dict = {}
+
+
+def _ipython_display():
+    """IPython's ``display`` and ``Markdown`` inside a running kernel, else None (plain Python prints)."""
+    try:  # IPython comes with the ``course`` extra; without it, or outside a kernel, sentences are printed
+        from IPython import get_ipython
+        from IPython.display import Markdown, display
+    except ImportError:
+        return None
+    return (display, Markdown) if get_ipython() is not None else None
+
+
+def _plain(value):
+    """Turn numpy/torch scalars and tuples into JSON-ready Python values."""
+    if hasattr(value, "item") and getattr(value, "ndim", 0) == 0:
+        value = value.item()
+    if isinstance(value, (list, tuple)):
+        return [_plain(v) for v in value]
+    if isinstance(value, dict):
+        return {str(k): _plain(v) for k, v in value.items()}
+    if isinstance(value, bool) or value is None or isinstance(value, str):
+        return value
+    if isinstance(value, Number):
+        value = float(value) if not isinstance(value, int) else value
+        if isinstance(value, float) and not math.isfinite(value):
+            return None  # JSON has no NaN; a missing number is honest
+        return value
+    raise TypeError(f"record() takes numbers, strings, bools, lists or dicts, not {type(value).__name__}")
+
+
+def record(key: str, value, show: bool = False) -> None:
+    """Record one result of a lesson under ``key`` (e.g. ``"top1.chelsea"``), for ``reports/summary.json``.
+
+    Args:
+        key: a dotted name. value: a number, string, bool, or a list/dict of them (numpy/torch scalars are fine).
+        show: also print ``recorded key = value`` under the cell (default: silent; the summary is in the report).
+    Returns:
+        None, so a trailing ``record(...)`` echoes nothing.
+    Raises:
+        TypeError: ``value`` is of another type.
+    Example:
+        >>> tl.record("val_acc", 0.93)  # doctest: +SKIP
+    Used at the end of every lesson section.
+    """
+    value = _plain(value)
+    _RECORDS[key] = value
+    shown = _ipython_display()
+    if shown is not None:
+        bundle = {METRIC_MIME: {"key": key, "value": value}}
+        if show:
+            bundle["text/plain"] = f"recorded {key} = {f'{value:.4g}' if isinstance(value, float) else value}"
+        shown[0](bundle, raw=True)
+
+
+def records() -> dict:
+    """Everything recorded so far in this process (a copy)."""
+    return dict(_RECORDS)
+
+
+def say(markdown: str) -> None:
+    """Show a Markdown sentence built from live variables, so prose numbers are never typed.
+
+    Example:
+        >>> tl.say(f"The model is **{prob:.0%}** sure.")  # doctest: +SKIP
+    """
+    shown = _ipython_display()
+    if shown is None:
+        print(markdown)
+    else:
+        shown[0](shown[1](markdown))
+
+
+def claim(condition, if_true: str, if_false: str, *, key: Optional[str] = None) -> str:
+    """Say the sentence that the measurement makes true: ``if_true`` when ``condition`` holds, else ``if_false``.
+
+    A lesson writes its interpretation both ways, so the text never contradicts this run's numbers, whatever the
+    machine or seed. With ``key``, which one was said is recorded (``claim.<key>``: True or False) for tests to check.
+    Returns:
+        The sentence said.
+    Example:
+        >>> tl.claim(acc > scratch_acc + 0.05, f"Pretraining wins by {acc - scratch_acc:.0%}.",
+        ...          "Pretraining gave no clear gain here.", key="pretraining_wins")  # doctest: +SKIP
+    """
+    sentence = if_true if bool(condition) else if_false
+    if key is not None:
+        record(f"claim.{key}", bool(condition))
+    say(sentence)
+    return sentence
+
+
+def read_records(notebook_path) -> dict:
+    """The values ``record`` stored in an executed notebook, in order (later ones win)."""
+    notebook = json.loads(Path(notebook_path).read_text(encoding="utf-8"))
+    found = {}
+    for cell in notebook.get("cells", []):
+        for output in cell.get("outputs", []):
+            item = output.get("data", {}).get(METRIC_MIME)
+            if item is not None:
+                found[item["key"]] = item["value"]
+    return found

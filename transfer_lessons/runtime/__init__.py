@@ -1,0 +1,13 @@
+"""Where and how a run happens: environment settings, device, seeds, versions, atomic writes; run profiles.
+
+The lowest layer (with ``errors``): it imports nothing else of the package, and every other layer may
+use it. ``get_profile("cpu")`` gives the sizes a lesson runs at; ``seed_everything`` and ``pick_device``
+open every lesson.
+"""
+
+from ._env import (atomic_path, cache_dir, is_offline, mirror_dir, pick_device, require, seed_everything, synchronize,
+                   versions)
+from ._profiles import PROFILES, Profile, get_profile, resolve_profile_name
+
+__all__ = ["atomic_path", "cache_dir", "is_offline", "mirror_dir", "pick_device", "require", "seed_everything",
+           "synchronize", "versions", "PROFILES", "Profile", "get_profile", "resolve_profile_name"]

@@ -1,0 +1,93 @@
+"""Timing code on any device, one way: ``time_call``; and why a speed-up cannot or should not run here.
+
+``time_call`` is ``torch.utils.benchmark.Timer`` with a clock that waits for the device (CUDA and MPS run
+asynchronously: a clock read without waiting stops before the GPU is done) and with the threads torch uses
+(``Timer`` pins one thread by default). Every timing in the package goes through it: inference latency,
+training throughput, detector latency, ONNX Runtime, matmul peaks.
+"""
+
+from __future__ import annotations
+
+import logging
+import platform
+import statistics
+import time
+from typing import Callable, Optional
+
+import torch
+
+from ..runtime import synchronize
+
+# torch.utils.benchmark imports cpp_extension, which logs a CUDA_HOME warning on machines that have a
+# CUDA toolkit but no GPU: noise in every lesson's output, so it is silenced for that one import.
+_LOG = logging.getLogger("torch.utils.cpp_extension")
+_LEVEL, _ = _LOG.level, _LOG.setLevel(logging.ERROR)
+from torch.utils import benchmark  # noqa: E402
+
+_LOG.setLevel(_LEVEL)
+
+
+def time_call(fn: Callable[[], object], *, device="cpu", warmup: int = 1, repeats: int = 5,
+              max_seconds: Optional[float] = None) -> dict:
+    """Median wall time of ``fn()`` over ``repeats`` timed calls, after ``warmup`` untimed ones.
+
+    Warm-up calls pay one-off costs (memory allocation, kernel choice, lazy initialisation) that a served model
+    pays once; the median ignores the odd hiccup of a busy machine.
+    Args:
+        fn: the work to time, e.g. ``lambda: model(x)``. device: where ``fn`` queues its work (the clock waits).
+        warmup, repeats: untimed and timed calls (at least one timed).
+        max_seconds: stop timing early once this much time is spent (at least 2 calls are timed).
+    Returns:
+        ``{"median_s", "times", "repeats"}``: seconds per call.
+    Example:
+        >>> time_call(lambda: torch.ones(100).sum(), repeats=3)["repeats"]  # 3
+    Shown in plain PyTorch in lesson 01, *Cost on this machine*.
+    """
+    device = torch.device(device)
+
+    def clock() -> float:
+        synchronize(device)
+        return time.perf_counter()
+
+    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, timer=clock, num_threads=torch.get_num_threads())
+    for _ in range(warmup):
+        fn()
+    times, start = [], time.perf_counter()
+    for _ in range(max(1, repeats)):
+        times.append(timer.timeit(1).median)
+        if max_seconds is not None and len(times) >= 2 and time.perf_counter() - start > max_seconds:
+            break
+    return {"median_s": statistics.median(times), "times": times, "repeats": len(times)}
+
+
+def fast_cpu_bf16() -> bool:
+    """Whether oneDNN has bf16 kernels for this CPU (AVX-512 or AMX); without them bf16 is emulated."""
+    try:
+        return bool(torch.ops.mkldnn._is_mkldnn_bf16_supported())
+    except (AttributeError, RuntimeError):
+        return False
+
+
+def skip_reason(amp: Optional[str], compile: bool, device, *, allow_slow: bool = False) -> Optional[str]:
+    """Why a speed-up is not measured on ``device``, or None: it cannot run here, or (unless
+    ``allow_slow``) it would take minutes or be slower than float32 here."""
+    device = torch.device(device)
+    if amp == "fp16" and device.type != "cuda":
+        return "skipped: fp16 with a GradScaler needs CUDA"
+    if allow_slow:
+        return None
+    if compile and device.type != "cuda":
+        return "skipped by default off CUDA: compiling takes minutes on a CPU; ask for it by name"
+    if amp == "bf16" and device.type == "cpu" and not fast_cpu_bf16():
+        return "skipped by default: no bf16 instructions on this CPU (emulated: several times slower); ask by name"
+    return None
+
+
+def device_name(device) -> str:
+    """A readable name of ``device``: the GPU's model, or the CPU and its threads."""
+    device = torch.device(device)
+    if device.type == "cuda":
+        return torch.cuda.get_device_name(device)
+    if device.type == "cpu":
+        return f"{platform.processor() or platform.machine()}, {torch.get_num_threads()} threads"
+    return device.type

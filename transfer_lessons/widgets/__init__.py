@@ -1,0 +1,10 @@
+"""Widgets: small interactive views for the lessons (a photo picker, a backbone explorer, an upload
+predictor, a detection explorer), each printing or drawing its default state instead when there is no
+one to click (under papermill, in CI, or without ipywidgets: ``TRANSFER_LESSONS_HEADLESS=1``).
+
+Lesson support; above ``plots``, whose figures they show.
+"""
+
+from ._widgets import backbone_explorer, detection_explorer, is_headless, photo_picker, upload_predictor
+
+__all__ = ["backbone_explorer", "detection_explorer", "is_headless", "photo_picker", "upload_predictor"]
