@@ -44,7 +44,8 @@ def _closed_port_url() -> str:
 
 
 def test_registry_and_unknown_name():
-    assert list_datasets() == ["hymenoptera", "pennfudan", "synthetic_classification", "synthetic_detection"]
+    assert list_datasets() == ["hymenoptera", "pbc_blood_cells", "pennfudan", "synthetic_classification",
+                               "synthetic_detection"]
     assert get_dataset_card("pennfudan").archive_sha256 is None
     with pytest.raises(UnknownName, match=r"Did you mean 'hymenoptera'\?.*list_datasets\(\)"):
         get_dataset_card("hymenopteran")
@@ -164,3 +165,45 @@ def test_real_mirror_is_verified(shared_mirror):
     assert resolve_dataset("hymenoptera").source == "mirror"
     assert resolve_dataset("pennfudan").root == shared_mirror / "PennFudanPed"
     assert verify_manifest(shared_mirror / "PennFudanPed", assets.MANIFEST_DIR / "pennfudan.sha256") == 512
+
+
+@pytest.fixture
+def subset_card(tmp_path):
+    """A card like pbc_blood_cells': no download address, only a larger archive a person downloads from a page."""
+    manifest = tmp_path / "cells.sha256"
+    manifest.write_text("".join(f"{hashlib.sha256(d).hexdigest()}  {r}\n" for r, d in FILES.items()))
+    return DatasetCard(name="cells", folder="cells_data", task="classification", manifest=str(manifest),
+                       page="https://example.org/record", archive_name="FULL_release.zip",
+                       synthetic_fallback="synthetic_classification")
+
+
+def _full_release(files: dict) -> bytes:
+    """The whole release: every class folder under another top folder, with more files than the subset."""
+    members = {f"FULL_release/{rel.split('/', 1)[1]}": data for rel, data in files.items()}
+    members["FULL_release/a/extra.txt"] = b"not in the subset\n"
+    return zip_bytes(members)
+
+
+def test_subset_is_taken_from_the_full_release_a_person_put_in_the_cache(isolated_assets, subset_card):
+    isolated_assets.mkdir(parents=True, exist_ok=True)
+    (isolated_assets / "FULL_release.zip").write_bytes(_full_release(FILES))
+    source = resolve_dataset(subset_card, progress=False)
+    assert source.source == "cache" and source.root == isolated_assets / "cells_data"
+    assert {str(p.relative_to(source.root)) for p in source.root.rglob("*.txt")} == set(FILES)
+    assert (isolated_assets / "FULL_release.zip").is_file(), "the person's own download is kept"
+
+
+def test_a_different_release_is_refused_naming_the_files(isolated_assets, subset_card):
+    isolated_assets.mkdir(parents=True, exist_ok=True)
+    changed = {**FILES, "train/b/two.txt": b"another version\n"}
+    (isolated_assets / "FULL_release.zip").write_bytes(_full_release(changed))
+    with pytest.raises(AssetError, match=r"lacks 1 of the 2 files of cells .*train/b/two.txt.*example.org/record"):
+        resolve_dataset(subset_card, progress=False)
+    assert not (isolated_assets / "cells_data").exists()
+
+
+def test_without_the_release_the_fallback_says_where_to_get_it_and_where_to_put_it(isolated_assets, subset_card):
+    with pytest.raises(OfflineAssetMissing, match=r"no download address.*FULL_release.zip from "
+                                                  r"https://example.org/record and put it in"):
+        resolve_dataset(subset_card, allow_synthetic=False, progress=False)
+    assert dataset_status(subset_card) == {"available": False, "source": "synthetic"}

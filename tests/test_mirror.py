@@ -19,6 +19,7 @@ from transfer_lessons.assets import (
     _mirror,
     build_mirror,
     check_mirror,
+    format_mirror,
     recorded_sha256,
     resolve_dataset,
     resolve_weights_file,
@@ -218,7 +219,8 @@ def test_coco_detector_weights_are_checked_against_torchvisions_prefix(served, t
     root = tmp_path / "mirror"
     rows = build_mirror(root, datasets=[], backbones=[], progress=False)
     assert rows == [{"kind": "detector", "name": "coco_detector", "path": f"weights/coco-{prefix}.pth",
-                     "status": "fetched", "detail": rows[0]["detail"], "license": coco.license}]
+                     "status": "fetched", "detail": rows[0]["detail"], "license": coco.license,
+                     "shareable": False, "citation": ""}]
     _use(monkeypatch, root)
     assert doctor_report()["detectors"] == {"coco_detector": {"offline": False, "available": True, "source": "mirror"}}
     assert resolve_weights_file("coco_detector")[1] == "mirror"
@@ -233,3 +235,19 @@ def test_unknown_detector_is_named(tmp_path):
 
     with pytest.raises(UnknownName, match="coco_detector"):
         build_mirror(tmp_path, datasets=[], backbones=[], detectors=["coco_detectr"])
+
+
+def test_a_subset_dataset_is_listed_then_taken_from_the_release_and_may_be_shared(served, tmp_path, monkeypatch):
+    tiny = assets.DATASETS["tiny"]
+    card = dataclasses.replace(tiny, name="cells", url=None, archive_sha256=None, page="https://example.org/record",
+                               archive_name="FULL_release.zip", shareable=True, citation="A. Author, 2020.")
+    monkeypatch.setitem(assets.DATASETS, "cells", card)
+    root = tmp_path / "mirror"
+    rows = build_mirror(root, datasets=["cells"], backbones=[], detectors=[], progress=False)
+    assert rows[0]["status"] == "failed" and "FULL_release.zip from https://example.org/record" in rows[0]["detail"]
+    release = {f"FULL_release/{rel.split('/', 1)[1]}": data for rel, data in FILES.items()}
+    (root / ".downloads").mkdir(parents=True, exist_ok=True)
+    (root / ".downloads" / "FULL_release.zip").write_bytes(zip_bytes({**release, "FULL_release/a/x.txt": b"x"}))
+    rows = build_mirror(root, datasets=["cells"], backbones=[], detectors=[], progress=False)
+    assert rows[0]["status"] == "fetched" and check_mirror(root) == []
+    assert "cells may be shared with others, with this attribution: A. Author, 2020." in format_mirror(rows, root)

@@ -1,10 +1,9 @@
 """Assets: what the course uses that lives outside the repository — datasets and weight files.
 
 Each has a card (``DatasetCard``, ``WeightsCard``: where it comes from, its checksums, its license) and
-one resolver that looks in the same order everywhere: the mirror folder (``TRANSFER_LESSONS_DATA``),
-the cache, a checksummed download (weights of hub backbones through ``huggingface_hub``), and, for
-datasets only, a small generated stand-in labelled ``synthetic``. ``build_mirror`` fills a mirror
-folder for a classroom. Below it lie only ``runtime`` and ``errors``.
+one resolver: mirror, cache, checksummed download, then (datasets only) a generated stand-in, as
+``_datasets.py`` and ``_weights.py`` detail. ``build_mirror`` fills a mirror folder for a classroom.
+Below it lie only ``runtime`` and ``errors``.
 """
 
 from ._datasets import (DATASETS, MANIFEST_DIR, AssetSource, DatasetCard, dataset_status, get_dataset_card,
@@ -13,8 +12,7 @@ from ._fetch import download, manifest_problems, read_manifest, safe_extract, sh
 from ._mirror import build_mirror, check_mirror, format_mirror, mirror_summary
 from ._synthetic import SHAPES, make_classification, make_detection, shape_image, write_synthetic
 from ._weights import (HF_FILENAME, WEIGHTS, WeightsCard, get_weights_card, package_file, recorded_sha256,
-                       resolve_weights_file,
-                       weights_status)
+                       resolve_weights_file, weights_status)
 
 __all__ = ["DATASETS", "MANIFEST_DIR", "AssetSource", "DatasetCard", "dataset_status", "get_dataset_card",
            "list_datasets", "resolve_dataset", "download", "manifest_problems", "read_manifest", "safe_extract",

@@ -18,7 +18,7 @@ from typing import Optional, Union
 
 from ..errors import AssetError, DatasetLayoutError, OfflineAssetMissing, UnknownName
 from ..runtime import cache_dir, is_offline, mirror_dir
-from ._fetch import download, safe_extract, sha256_file, verify_manifest
+from ._fetch import download, read_manifest, safe_extract, sha256_file, verify_manifest
 from ._synthetic import write_synthetic
 
 
@@ -49,6 +49,16 @@ class DatasetCard:
     description: str = ""
     synthetic_fallback: Optional[str] = None  # card used when the real data cannot be had
     synthetic: bool = False  # True: generated (``_synthetic.py``), never downloaded
+    page: Optional[str] = None  # where a person gets the data when no stable download address is known
+    archive_name: Optional[str] = None  # a larger archive from ``page`` that holds this subset (see extract_subset)
+    shareable: bool = False  # the license allows sharing a mirror of it (with the citation)
+
+    def how_to_get(self, folder: Path) -> str:
+        """The fix a person reads when the data is not here: where to get it and where to put it."""
+        if self.archive_name:
+            return (f"download {self.archive_name} from {self.page} and put it in {folder} (the {self.name} subset "
+                    f"is taken from it, every file checked against data/{self.manifest})")
+        return f"go online (unset TRANSFER_LESSONS_OFFLINE) so it can be downloaded from {self.url}"
 
 
 @dataclass(frozen=True)
@@ -87,6 +97,17 @@ DATASETS: dict[str, DatasetCard] = {
         description="170 street photos with 423 pedestrians: instance masks and boxes.",
         synthetic_fallback="synthetic_detection",
     ),
+    "pbc_blood_cells": DatasetCard(
+        name="pbc_blood_cells", folder="pbc_blood_cells", task="classification", manifest="pbc_blood_cells.sha256",
+        license="CC BY 4.0: share and adapt with attribution (cite the article).", shareable=True,
+        citation="A. Acevedo, A. Merino, S. Alférez, Á. Molina, L. Boldú, J. Rodellar, A dataset of microscopic "
+                 "peripheral blood cell images for development of automatic recognition systems, Data in Brief 30 "
+                 "(2020) 105474, doi:10.1016/j.dib.2020.105474; data: Mendeley Data, doi:10.17632/snkd93bnjr.1.",
+        description="Peripheral blood cells under a microscope, 8 types: 100 train and 50 val images each, a fixed "
+                    "subset of the 17,092 images of the PBC dataset, 360x363 JPEG.",
+        page="https://data.mendeley.com/datasets/snkd93bnjr/1", archive_name="PBC_dataset_normal_DIB.zip",
+        synthetic_fallback="synthetic_classification",
+    ),
     "synthetic_classification": DatasetCard(
         name="synthetic_classification", folder="synthetic_classification", task="classification",
         license="Generated; public domain.", synthetic=True,
@@ -99,23 +120,14 @@ DATASETS: dict[str, DatasetCard] = {
 
 
 def list_datasets() -> list[str]:
-    """Names of the datasets the package knows, sorted.
-
-    Example:
-        >>> "hymenoptera" in list_datasets()
-        True
-    """
+    """Names of the datasets the package knows, sorted."""
     return sorted(DATASETS)
 
 
 def get_dataset_card(name: str) -> DatasetCard:
     """Return the card of a known dataset.
 
-    Raises:
-        UnknownName: the name is not in ``list_datasets()`` (the message suggests a close one).
-    Example:
-        >>> get_dataset_card("pennfudan").folder
-        'PennFudanPed'
+    Raises: UnknownName: the name is not in ``list_datasets()`` (the message suggests a close one).
     """
     if name not in DATASETS:
         raise UnknownName("dataset", name, DATASETS, "transfer_lessons.list_datasets()")
@@ -154,13 +166,50 @@ def extract_checked(card: DatasetCard, archive: Path, staging: Path, url: str, f
     return extracted
 
 
+def extract_subset(card: DatasetCard, archive: Path, staging: Path, source: str, fix: str) -> Path:
+    """Take the card's files out of a larger archive (the full release it was drawn from); return their folder.
+
+    Each manifest entry ``<split>/<class>/<name>`` is looked up as ``.../<class>/<name>`` anywhere in the archive and
+    accepted only with the manifest's sha256, so a re-packed or renamed archive works and a different one cannot.
+    Raises: AssetError: some listed files are not in the archive with their recorded contents (the message counts
+        them and names the first few).
+    """
+    safe_extract(archive, staging / "archive")
+    found: dict = {}
+    for path in (staging / "archive").rglob("*"):
+        if path.is_file():
+            found.setdefault((path.parent.name.lower(), path.name), []).append(path)
+    wanted, missing = read_manifest(MANIFEST_DIR / card.manifest), []
+    for rel, digest in wanted.items():
+        parts = Path(rel).parts
+        match = next((p for p in found.get((parts[-2].lower(), parts[-1]), []) if sha256_file(p) == digest), None)
+        if match is None:
+            missing.append(rel)
+            continue
+        (staging / card.folder / rel).parent.mkdir(parents=True, exist_ok=True)
+        os.replace(match, staging / card.folder / rel)
+    shutil.rmtree(staging / "archive", ignore_errors=True)
+    if missing:
+        raise AssetError(f"{source} lacks {len(missing)} of the {len(wanted)} files of {card.name} (or holds other "
+                         f"versions of them), e.g. {', '.join(missing[:3])}. Fix: {fix}.")
+    return staging / card.folder
+
+
 def _fetch(card: DatasetCard, cache: Path, progress: bool) -> Path:
-    """Download the card's archive into the cache and extract it; atomic at every step."""
-    suffix = ".zip" if card.url.endswith(".zip") else ".tar.gz"  # safe_extract sniffs the real type
-    archive = download(card.url, cache / f"{card.name}{suffix}", sha256=card.archive_sha256, progress=progress)
+    """Download the card's archive into the cache (or take the one a person put there) and extract it; atomic."""
+    local = cache / card.archive_name if card.archive_name else None
+    if local is not None and local.is_file():
+        archive, source = local, str(local)
+    else:
+        suffix = ".zip" if card.url.endswith(".zip") else ".tar.gz"  # safe_extract sniffs the real type
+        archive = download(card.url, cache / f"{card.name}{suffix}", sha256=card.archive_sha256, progress=progress)
+        source = card.url
     staging = Path(tempfile.mkdtemp(prefix=f".{card.name}-", dir=cache))
     try:
-        extracted = extract_checked(card, archive, staging, card.url, fix="the download is corrupt; run again")
+        if card.archive_name:
+            extracted = extract_subset(card, archive, staging, source, fix=card.how_to_get(cache))
+        else:
+            extracted = extract_checked(card, archive, staging, source, fix="the download is corrupt; run again")
         if card.manifest:
             (extracted / _STAMP).write_text(sha256_file(MANIFEST_DIR / card.manifest) + "\n")
         final = cache / card.folder
@@ -169,15 +218,15 @@ def _fetch(card: DatasetCard, cache: Path, progress: bool) -> Path:
         return final
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-        archive.unlink(missing_ok=True)  # extracted and verified (or bad): the archive is not needed
+        if archive != local:
+            archive.unlink(missing_ok=True)  # extracted and verified (or bad): the download is not needed
 
 
 def _fallback(card: DatasetCard, reason: str, allow_synthetic: bool, progress: bool) -> AssetSource:
     """Use the synthetic stand-in with a warning, or raise OfflineAssetMissing."""
     mirror, cache = mirror_dir(), cache_dir()
     where = f"mirror {mirror / card.folder}" if mirror else "mirror: TRANSFER_LESSONS_DATA not set"
-    how = (f"set TRANSFER_LESSONS_DATA to a folder holding {card.folder}/, or go online "
-           f"(unset TRANSFER_LESSONS_OFFLINE) so it can be downloaded from {card.url}")
+    how = f"set TRANSFER_LESSONS_DATA to a folder holding {card.folder}/, or {card.how_to_get(cache)}"
     if not allow_synthetic or card.synthetic_fallback is None:
         raise OfflineAssetMissing(f"Dataset {card.name!r} is not available ({reason}); looked in {where} "
                                   f"and cache {cache / card.folder}. Fix: {how}.")
@@ -191,20 +240,13 @@ def resolve_dataset(name_or_path: Union[str, Path, DatasetCard], *, allow_synthe
                     progress: bool = True) -> AssetSource:
     """Find a dataset's folder: your own folder, mirror, cache, download, then a synthetic stand-in.
 
-    Args:
-        name_or_path: a name from ``list_datasets()``, a ``DatasetCard``, or a path to your own folder.
-        allow_synthetic: fall back to the card's generated stand-in (with a warning) instead of raising when the real
-            data cannot be had. progress: show a progress bar while downloading.
-    Returns:
-        An ``AssetSource``: ``root`` is the dataset folder, ``source`` where it came from.
+    ``allow_synthetic``: fall back to the card's generated stand-in (with a warning) instead of raising when the real
+    data cannot be had. The order is the module docstring's.
     Raises:
         UnknownName: not a known name and not an existing folder.
         ChecksumMismatch: a mirror or cache file differs from the manifest (the message names it).
         AssetError: a file listed in the manifest is missing, or a download stopped part-way.
         OfflineAssetMissing: nothing local, no network, and ``allow_synthetic=False``.
-    Example:
-        >>> resolve_dataset("hymenoptera").source  # doctest: +SKIP
-        'mirror'
     Used in every lesson through ``load_classification`` and ``load_detection``.
     """
     if not isinstance(name_or_path, DatasetCard) and name_or_path not in DATASETS:
@@ -227,14 +269,16 @@ def resolve_dataset(name_or_path: Union[str, Path, DatasetCard], *, allow_synthe
     if (cache / card.folder).is_dir():
         _verify_cache(card, cache / card.folder)
         return AssetSource(card.name, cache / card.folder, "cache")
-    if is_offline() or not card.url:
-        return _fallback(card, "offline and not in the mirror or cache", allow_synthetic, progress)
+    has_archive = card.archive_name is not None and (cache / card.archive_name).is_file()
+    if not has_archive and (is_offline() or not card.url):
+        reason = "offline and not in the mirror or cache" if card.url else "no download address is known"
+        return _fallback(card, reason, allow_synthetic, progress)
     cache.mkdir(parents=True, exist_ok=True)
     try:
         root = _fetch(card, cache, progress)
     except OfflineAssetMissing as err:  # no network is a normal state for a learner, not a crash
         return _fallback(card, f"download failed: {err}", allow_synthetic, progress)
-    return AssetSource(card.name, root, "download")
+    return AssetSource(card.name, root, "cache" if has_archive else "download")
 
 
 def dataset_status(name: Union[str, DatasetCard]) -> dict:
@@ -243,11 +287,7 @@ def dataset_status(name: Union[str, DatasetCard]) -> dict:
     Returns:
         ``{"available": bool, "source": "mirror" | "cache" | "download" | "synthetic"}``; ``"download"``: it would be
         downloaded; ``"synthetic"`` with available False: only the generated stand-in can be had now.
-    Raises:
-        UnknownName: unknown dataset name.
-    Example:
-        >>> dataset_status("hymenoptera")  # doctest: +SKIP
-        {'available': True, 'source': 'mirror'}
+    Raises: UnknownName: unknown dataset name.
     """
     card = _card(name)
     mirror, cache = mirror_dir(), cache_dir()
@@ -255,7 +295,7 @@ def dataset_status(name: Union[str, DatasetCard]) -> dict:
         return {"available": True, "source": "synthetic"}
     if mirror is not None and (mirror / card.folder).is_dir():
         return {"available": True, "source": "mirror"}
-    if (cache / card.folder).is_dir():
+    if (cache / card.folder).is_dir() or (card.archive_name and (cache / card.archive_name).is_file()):
         return {"available": True, "source": "cache"}
     if card.url and not is_offline():
         return {"available": True, "source": "download"}

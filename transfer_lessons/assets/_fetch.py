@@ -29,12 +29,7 @@ _CHUNK = 1 << 20  # bytes read per step when hashing and downloading
 
 
 def sha256_file(path: Union[str, Path]) -> str:
-    """Return the hex sha256 of a file, read in 1 MiB chunks.
-
-    Example:
-        >>> len(sha256_file(__file__))
-        64
-    """
+    """Return the hex sha256 of a file, read in 1 MiB chunks."""
     digest = hashlib.sha256()
     with open(path, "rb") as handle:
         for chunk in iter(lambda: handle.read(_CHUNK), b""):
@@ -47,21 +42,14 @@ def download(url: str, dest: Union[str, Path], *, sha256: Optional[str] = None,
     """Download ``url`` to ``dest`` via ``dest.part``, check its sha256, then rename atomically.
 
     Args:
-        url: what to fetch (http, https or file). dest: final path; its folder is created.
-        sha256: expected hex digest, or None to skip the check. progress: show a tqdm progress bar.
         resume: keep ``dest.part`` when the transfer stops and continue it next time with an HTTP ``Range`` request (a
             server that ignores it resends the whole file); a joined file that fails the sha256 is fetched again from
             byte 0. Use it only with a ``sha256``, which is what catches a part of another version of the file. Off by
             default: a learner's cache needs no half files (the mirror builder uses it).
-    Returns:
-        ``dest`` as a Path.
     Raises:
         OfflineAssetMissing: ``TRANSFER_LESSONS_OFFLINE`` is set, or the server cannot be reached.
         AssetError: the server refused, or the transfer stopped early (run again).
         ChecksumMismatch: the bytes differ from ``sha256`` (the partial file is deleted).
-    Example:
-        >>> download("https://example.org/w.bin", "/tmp/w.bin", sha256="ab…")  # doctest: +SKIP
-        PosixPath('/tmp/w.bin')
     """
     dest = Path(dest)
     if is_offline():
@@ -147,10 +135,6 @@ def _check_name(archive: Path, name: str) -> None:
         raise _unsafe(archive, name, "has a '..' part")
 
 
-def _inside(target: Path, path: Path) -> bool:
-    return os.path.commonpath([target, os.path.realpath(path)]) == str(target)
-
-
 def _check_tar(archive: Path, tar: tarfile.TarFile, target: Path) -> None:
     for member in tar.getmembers():
         _check_name(archive, member.name)
@@ -158,23 +142,18 @@ def _check_tar(archive: Path, tar: tarfile.TarFile, target: Path) -> None:
             raise _unsafe(archive, member.name, "is a device file")
         if member.issym() or member.islnk():
             base = target / Path(member.name).parent if member.issym() else target
-            if os.path.isabs(member.linkname) or not _inside(target, base / member.linkname):
+            inside = os.path.commonpath([target, os.path.realpath(base / member.linkname)]) == str(target)
+            if os.path.isabs(member.linkname) or not inside:
                 raise _unsafe(archive, member.name, f"links outside the target to {member.linkname!r}")
 
 
 def safe_extract(archive: Union[str, Path], target: Union[str, Path]) -> Path:
-    """Extract a .zip or .tar(.gz) into ``target`` after checking every member first.
+    """Extract a .zip or .tar(.gz) into ``target`` (created) after checking every member first; returns ``target``.
 
-    Args:
-        archive: the archive file. target: folder to extract into (created).
-    Returns:
-        ``target`` as a Path.
     Raises:
         UnsafeArchive: a member has an absolute path, a '..' part, a link leading outside ``target``, or is a device
             file; nothing is written in that case.
         AssetError: the file is neither a zip nor a tar archive, or is damaged (truncated, bad CRC).
-    Example:
-        >>> safe_extract("hymenoptera_data.zip", "/tmp/data")  # doctest: +SKIP
     """
     archive, target = Path(archive), Path(target)
     target.mkdir(parents=True, exist_ok=True)
@@ -213,8 +192,7 @@ def _extract(archive: Path, real: Path) -> None:
 def read_manifest(path: Union[str, Path]) -> dict[str, str]:
     """``{relative path: sha256}`` from a ``sha256sum`` list (``<hex>  <path>``); empty if there is none.
 
-    Raises:
-        AssetError: a line is not ``<64 hex digits>  <path>`` (the message gives its number).
+    Raises: AssetError: a line is not ``<64 hex digits>  <path>`` (the message gives its number).
     """
     path = Path(path)
     if not path.is_file():
@@ -233,18 +211,11 @@ def read_manifest(path: Union[str, Path]) -> dict[str, str]:
 
 def verify_manifest(root: Union[str, Path], manifest_path: Union[str, Path], *,
                     fix: str = "delete it and run again") -> int:
-    """Check every file listed in a ``sha256sum`` manifest (``<hex>  <relative path>``) under ``root``.
+    """Check every file listed in a ``sha256sum`` manifest under ``root``; returns how many were checked.
 
-    Args:
-        root: the dataset folder the paths are relative to. manifest_path: the manifest file.
-        fix: what the error message tells the learner to do.
-    Returns:
-        The number of files checked.
+    ``fix`` is what the error message tells the learner to do.
     Raises:
         AssetError: the manifest or a listed file is missing. ChecksumMismatch: a file differs (the message names it).
-    Example:
-        >>> verify_manifest(mirror / "hymenoptera_data", "data/hymenoptera.sha256")  # doctest: +SKIP
-        398
     """
     root, manifest_path = Path(root), Path(manifest_path)
     if not manifest_path.is_file():

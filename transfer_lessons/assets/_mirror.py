@@ -14,12 +14,10 @@ as ``resolve_dataset`` and ``resolve_weights_file`` read it (a hand-made mirror 
 A run fetches only what is missing or corrupt, so an interrupted build resumes; a dataset's bad files are named and
 replaced one by one from a verified copy (files added beside them are left alone). What the package pins is checked,
 never the server's word: the datasets' files (``data/*.sha256``), the EfficientNet-Lite weights (their cards), the COCO
-detector's sha256 prefix (torchvision's file name). Hub backbones' cards pin no sha256 (they come through the Hugging
-Face Hub): theirs is recorded at the first fetch and checked against that record afterwards, here and in
-``resolve_weights_file``; a plain download of such a file is not resumed, as nothing could tell a kept part of another
-version from the right one. ``base_url`` fetches ``<base_url>/<file name>`` (an institute's server holding the original
-downloads); a re-packed archive from there cannot match the official sha256, so it is accepted on the per-file check of
-its contents, which every use of the mirror repeats.
+detector's sha256 prefix (torchvision's file name). Hub backbones' cards pin no sha256: theirs is recorded at the first
+fetch and checked against that record afterwards, here and in ``resolve_weights_file``. A re-packed archive from
+``base_url`` cannot match the official sha256, so it is accepted on the per-file check of its contents, which every use
+of the mirror repeats.
 """
 
 from __future__ import annotations
@@ -29,12 +27,13 @@ import os
 import shutil
 import tempfile
 import time
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Optional, Union
 
 from ..errors import AssetError, ChecksumMismatch, OfflineAssetMissing, TransferLessonsError, UnknownName
-from ..runtime import atomic_path
-from ._datasets import DATASETS, MANIFEST_DIR, DatasetCard, extract_checked, get_dataset_card
+from ..runtime import atomic_path, cache_dir
+from ._datasets import DATASETS, MANIFEST_DIR, DatasetCard, extract_checked, extract_subset, get_dataset_card
 from ._fetch import download, manifest_problems, read_manifest, sha256_file
 from ._weights import MIRROR_MANIFEST as MANIFEST
 from ._weights import WEIGHTS, WeightsCard, hub_file, package_file
@@ -101,18 +100,20 @@ def _dataset(card: DatasetCard, root: Path, base_url: Optional[str], progress: b
     problems = _problems(root, digests) if folder.is_dir() else []
     if folder.is_dir() and not problems:
         return "present", f"{len(digests)} files verified", digests
-    if not card.url:
-        raise OfflineAssetMissing(f"Dataset {card.name!r} has no download address. Fix: copy its folder "
-                                  f"{card.folder}/ into {root} by hand.")
-    url = f"{base_url.rstrip('/')}/{card.url.rsplit('/', 1)[-1]}" if base_url else card.url
-    downloads = root / _DOWNLOADS
-    archive = download(url, downloads / card.url.rsplit("/", 1)[-1], progress=progress, resume=True,
-                       sha256=None if base_url else card.archive_sha256)
+    downloads, file = root / _DOWNLOADS, card.archive_name or (card.url or "").rsplit("/", 1)[-1]
+    placed = [p for p in (downloads / file, cache_dir() / file) if card.archive_name and p.is_file()]
+    if not (card.url or base_url or placed):
+        raise OfflineAssetMissing(f"Dataset {card.name!r} has no stable download address. Fix: "
+                                  f"{card.how_to_get(downloads)}, then run the mirror again.")
+    url = str(placed[0]) if placed else f"{base_url.rstrip('/')}/{file}" if base_url else card.url
+    archive = placed[0] if placed else download(url, downloads / file, progress=progress, resume=True,
+                                                 sha256=None if base_url else card.archive_sha256)
     staging = Path(tempfile.mkdtemp(prefix=f"{card.folder}-", dir=downloads))
+    fix = f"{url} is not the original archive of {card.name}; " + (
+        "replace it on the server, or drop --base-url" if base_url else "run again, and report it if it repeats")
     try:
-        extracted = extract_checked(card, archive, staging, url, fix=f"{url} is not the original archive of "
-                                     f"{card.name}; " + ("replace it on the server, or drop --base-url" if base_url
-                                                          else "run again, and report it if it repeats"))
+        extracted = (extract_subset(card, archive, staging, url, fix) if card.archive_name
+                     else extract_checked(card, archive, staging, url, fix=fix))
         if not folder.exists():
             os.replace(extracted, folder)
         for row in problems:  # only the bad files: nothing else in the folder is touched
@@ -120,12 +121,13 @@ def _dataset(card: DatasetCard, root: Path, base_url: Optional[str], progress: b
             target.parent.mkdir(parents=True, exist_ok=True)
             os.replace(extracted / Path(row["path"]).relative_to(card.folder), target)
     except BaseException as err:
-        if not isinstance(err, KeyboardInterrupt):  # a bad archive must not be resumed; ^C may resume
+        if not isinstance(err, KeyboardInterrupt) and not placed:  # a bad download must not be resumed
             archive.unlink(missing_ok=True)
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    archive.unlink(missing_ok=True)
+    if not placed:
+        archive.unlink(missing_ok=True)
     if problems:
         return "repaired", f"{len(problems)} file(s) replaced from {url}: {_named(problems)}", digests
     return "fetched", f"{len(digests)} files from {url}", digests
@@ -180,19 +182,13 @@ def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str
                  base_url: Optional[str] = None, progress: bool = True) -> list[dict]:
     """Fetch datasets and weight files into a mirror folder; resume and repair an existing one.
 
-    Args:
-        directory: the mirror folder (created). base_url: fetch ``<base_url>/<file name>``, not the official addresses.
-        datasets: dataset names (default: every registered dataset that is downloaded, not generated).
-        backbones: backbone names (default: the whole catalog); ``[]`` for none. progress: show progress bars.
-        detectors: whole-detector weights (default: ``coco_detector``, lesson 03's COCO Faster R-CNN).
+    ``datasets``, ``backbones``, ``detectors``: names (None: every downloaded dataset, the whole catalog, and
+    ``coco_detector``; ``[]``: none). ``base_url``: fetch ``<base_url>/<file name>``, not the official addresses.
     Returns:
         One row per asset, ``{"kind", "name", "path", "status", "detail"}``; status is ``present`` (already there and
         verified), ``fetched``, ``repaired`` (corrupt or missing files replaced: the detail names them) or ``failed``
         (the detail is the error and its fix; the other assets go on: run again to resume).
-    Raises:
-        UnknownName: a dataset, backbone or detector name is not known.
-    Example:
-        >>> print(format_mirror(build_mirror("/media/usb/tl"), "/media/usb/tl"))  # doctest: +SKIP
+    Raises: UnknownName: a dataset, backbone or detector name is not known.
     Used by ``python -m transfer_lessons mirror``.
     """
     root = Path(directory).expanduser()
@@ -225,7 +221,8 @@ def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str
                             "added": time.strftime("%Y-%m-%d")}
         _write_index(root, entries, digests)  # after every asset: an interrupted build keeps what it has
         rows.append({"kind": kind, "name": item.name, "path": path, "status": status, "detail": detail,
-                     "license": item.license})
+                     "license": item.license, "shareable": getattr(item, "shareable", False),
+                     "citation": getattr(item, "citation", "")})
     if not any((root / _DOWNLOADS).iterdir()):  # kept while a transfer waits to be resumed
         (root / _DOWNLOADS).rmdir()
     return rows
@@ -234,13 +231,8 @@ def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str
 def check_mirror(directory: Union[str, Path]) -> list[dict]:
     """Verify every file a built mirror lists in ``MANIFEST.sha256``, without the network.
 
-    Returns:
-        ``[{"path", "problem"}]``, one per missing or corrupt file (empty: all good).
-    Raises:
-        AssetError: the folder holds no ``MANIFEST.sha256`` (not built by ``mirror``), or it is damaged.
-    Example:
-        >>> check_mirror("/media/usb/transfer-lessons")  # doctest: +SKIP
-        [{'path': 'hymenoptera_data/train/ants/0013035.jpg', 'problem': 'corrupt: sha256 3f5a…, expected 8e1b…'}]
+    Returns: ``[{"path", "problem"}]``, one per missing or corrupt file (empty: all good).
+    Raises: AssetError: the folder holds no ``MANIFEST.sha256`` (not built by ``mirror``), or it is damaged.
     """
     root = Path(directory).expanduser()
     listed = read_manifest(root / MANIFEST)
@@ -254,14 +246,14 @@ def format_mirror(rows: list[dict], root: Union[str, Path]) -> str:
     """``build_mirror`` rows as a table, with a summary line and what to do next."""
     lines = [f"{'asset':<30} {'status':<9} detail"]
     lines += [f"{row['kind'] + ' ' + row['name']:<30} {row['status']:<9} {row['detail']}" for row in rows]
-    counts: dict = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    counts = Counter(row["status"] for row in rows)
     root = Path(root).expanduser().resolve()  # absolute: lessons run with their own folder as cwd
     lines.append(f"{root}: " + ", ".join(f"{n} {status}" for status, n in counts.items()))
     licenses = [f"{row['name']}: {row['license']}" for row in rows if row["kind"] == "dataset" and "license" in row]
     if licenses:
         lines.append("Licenses (share the mirror only as they allow): " + " | ".join(licenses))
+    lines += [f"{row['name']} may be shared with others, with this attribution: {row['citation']}"
+              for row in rows if row.get("shareable")]
     if counts.get("failed"):
         lines.append("Run the same command again to resume; what is there is kept and verified.")
     else:

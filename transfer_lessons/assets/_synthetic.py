@@ -3,8 +3,7 @@
 Both are drawn with a seeded NumPy generator (the PNG bytes are the same on every run) and written once into the cache
 in the real data's layout, so one loader reads both (``resolve_dataset`` falls back to them, labelled ``synthetic``):
 ``synthetic_classification``, circles vs. squares in ImageFolder ``train/<class>`` and ``val/<class>``;
-``synthetic_detection``, 1–3 upright figures per image in the PennFudanPed layout (``PNGImages/X.png`` and
-``PedMasks/X_mask.png`` with instance ids 1..N).
+``synthetic_detection``, 1–3 upright figures per image in the PennFudanPed layout (see ``data/_detection.py``).
 """
 
 from __future__ import annotations
@@ -46,16 +45,7 @@ def shape_image(rng: np.random.Generator, shape: str, size: int) -> np.ndarray:
 
 def make_classification(target: Union[str, Path], *, train_per_class: int = 40, val_per_class: int = 20,
                         size: int = 96, seed: int = 0) -> Path:
-    """Write circles-vs-squares PNGs as ``target/{train,val}/{circles,squares}/NNN.png``.
-
-    Args:
-        target: folder to write into (created). size: image side in pixels.
-        train_per_class, val_per_class: images per class and split. seed: NumPy seed; same seed, same bytes.
-    Returns:
-        ``target`` as a Path.
-    Example:
-        >>> make_classification("/tmp/shapes")  # doctest: +SKIP
-    """
+    """Write circles-vs-squares PNGs (``size`` px a side) as ``target/{train,val}/{circles,squares}/NNN.png``."""
     target = Path(target)
     rng = np.random.default_rng(seed)
     for split, count in (("train", train_per_class), ("val", val_per_class)):
@@ -83,16 +73,7 @@ def _figure(mask: np.ndarray, rng: np.random.Generator, left: int, right: int, i
 
 def make_detection(target: Union[str, Path], *, images: int = 30, height: int = 144, width: int = 192,
                    seed: int = 0) -> Path:
-    """Write images with 1–3 figures each, plus instance masks, in the PennFudanPed layout.
-
-    Args:
-        target: folder to write into (created); gets ``PNGImages/`` and ``PedMasks/``. images: number of images.
-        height, width: image size in pixels. seed: NumPy seed; same seed, same bytes.
-    Returns:
-        ``target`` as a Path.
-    Example:
-        >>> make_detection("/tmp/figures")  # doctest: +SKIP
-    """
+    """Write images (sizes in pixels) with 1–3 figures each, plus instance masks, in the PennFudanPed layout."""
     target = Path(target)
     (target / "PNGImages").mkdir(parents=True, exist_ok=True)
     (target / "PedMasks").mkdir(parents=True, exist_ok=True)
@@ -113,17 +94,9 @@ def make_detection(target: Union[str, Path], *, images: int = 30, height: int = 
 
 
 def write_synthetic(name: str, target: Union[str, Path]) -> Path:
-    """Generate the named synthetic dataset into ``target`` once; later calls reuse it.
+    """Generate the named synthetic dataset into ``target`` (usually ``<cache>/<name>``) once; later calls reuse it.
 
-    Args:
-        name: ``"synthetic_classification"`` or ``"synthetic_detection"``.
-        target: the dataset folder, usually ``<cache>/<name>``.
-    Returns:
-        ``target`` as a Path.
-    Raises:
-        ValueError: an unknown synthetic name.
-    Example:
-        >>> write_synthetic("synthetic_classification", cache_dir() / "synthetic_classification")  # doctest: +SKIP
+    Raises: ValueError: an unknown synthetic name.
     """
     makers = {"synthetic_classification": make_classification, "synthetic_detection": make_detection}
     if name not in makers:

@@ -81,8 +81,7 @@ WEIGHTS: dict[str, WeightsCard] = {card.name: card for card in (
 def get_weights_card(name: str) -> WeightsCard:
     """The card of a weight file, by the name of what it holds (``"resnet18"``, ``"coco_detector"``).
 
-    Raises:
-        UnknownName: no such weight file (the message suggests a close name).
+    Raises: UnknownName: no such weight file (the message suggests a close name).
     """
     if name not in WEIGHTS:
         raise UnknownName("weight file", name, WEIGHTS, "transfer_lessons.assets.WEIGHTS")
@@ -160,8 +159,7 @@ def _missing(card: WeightsCard, why: str) -> OfflineAssetMissing:
 def hub_file(card: WeightsCard) -> Path:
     """The card's file from the Hugging Face cache, downloaded into it first when allowed.
 
-    Raises:
-        OfflineAssetMissing: not cached, and offline, unreachable, or not on the Hub.
+    Raises: OfflineAssetMissing: not cached, and offline, unreachable, or not on the Hub.
     """
     try:
         return Path(hf_hub_download(card.hf_repo, HF_FILENAME, cache_dir=_hf_cache(), local_files_only=_hf_offline(),
@@ -174,17 +172,11 @@ def hub_file(card: WeightsCard) -> Path:
 def resolve_weights_file(name: str, progress: bool = True) -> tuple[Path, str]:
     """Find a weight file in the order of the module docstring: ``(path, source)``.
 
-    Args:
-        name: a name from ``WEIGHTS`` (a catalog backbone, or ``"coco_detector"``). progress: a download progress bar.
-    Returns:
-        The file, and ``"mirror"``, ``"package"``, ``"hub"`` (Hugging Face, cached or downloaded), ``"cache"`` or
-        ``"download"``.
+    ``source`` is ``"mirror"``, ``"package"``, ``"hub"`` (Hugging Face, cached or downloaded), ``"cache"`` or
+    ``"download"``.
     Raises:
         UnknownName: unknown name. OfflineAssetMissing: not on this machine, and the network is off or unreachable.
         ChecksumMismatch: a copy differs from the pinned (or mirror-recorded) sha256.
-    Example:
-        >>> resolve_weights_file("efficientnet_lite0")[1]  # doctest: +SKIP
-        'package'
     """
     card = get_weights_card(name)
     mirror = mirror_dir()
