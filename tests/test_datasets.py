@@ -81,9 +81,9 @@ def test_scan_layout_errors(tmp_path):
         scan_image_folder(root)
 
 
-def test_missing_val_split_is_named(tmp_path):
-    root = _image_folder(tmp_path / "mine", splits=("train",))
-    with pytest.raises(DatasetLayoutError, match=r"no 'val' folder; expected .*/val/<class>/<image>"):
+def test_train_only_folder_too_small_to_split_names_the_class(tmp_path):
+    root = _image_folder(tmp_path / "mine", splits=("train",))  # 3 images a class: too few to hold some out
+    with pytest.raises(DatasetLayoutError, match=r"class 'cats' has only 3 images; splitting needs at least 4.*Fix:"):
         load_classification(root, image_size=32)
 
 

@@ -30,7 +30,8 @@ def test_fine_tune_own_folder_saves_a_model_that_predicts(tmp_path, isolated_ass
     result = fine_tune(image_folder(tmp_path / "fruit"), strategy="partial", profile="smoke", epochs=2,
                        output=tmp_path / "fruit.pt")
     plan = capsys.readouterr().out
-    assert "strategy 'partial'" in plan and "12 training / 12 validation images of 2 classes" in plan, plan
+    assert "strategy 'partial'" in plan, plan
+    assert "12 training / 12 validation images (train/ + val/) of 2 classes" in plan, plan
     assert len(result.history) == 2 and 0 <= result.val_acc <= 1
     assert result.data.classes == ["apples", "plums"] and result.path.is_file()
     loaded = load_model(result.path)

@@ -330,3 +330,14 @@ def test_nonsense_runs_end_with_a_clear_warning():
     torch.manual_seed(0)
     with pytest.warns(UserWarning, match="ended above where it started"):
         fit(tiny_net(), loader(), None, epochs=2, lr=5e2, options=FitOptions(grad_clip=None), progress=False)
+
+
+def test_a_log_gets_one_line_per_epoch_and_no_progress_bars(capsys):
+    """Output that is not a terminal (a job log, CI): no tqdm bars, no carriage returns; one line per epoch."""
+    torch.manual_seed(0)
+    fit(tiny_net(), loader(), loader(n=16, shuffle=False), epochs=3, lr=1e-2, progress=True)
+    captured = capsys.readouterr()
+    text = captured.out + captured.err
+    assert "\r" not in text and "it/s" not in text, text[:500]
+    epoch_lines = [line for line in captured.out.splitlines() if line.lstrip().startswith("epoch")]
+    assert len(epoch_lines) == 3, captured.out

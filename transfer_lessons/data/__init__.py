@@ -1,9 +1,8 @@
 """Data: images read safely and decoded once, preprocessed as a backbone's card says; classification and
 detection datasets and their loaders; sample photos.
 
-It sits above ``models`` because preprocessing is part of a model: ``transforms_for(backbone)`` reads
-size, mean, std, interpolation and crop from the backbone's card, as timm's ``resolve_data_config``
-does, and ``load_classification(data, backbone=...)`` uses it. Datasets themselves come from ``assets``.
+``transforms_for(backbone)`` reads the backbone's card (why ``data`` sits above ``models``: see the
+package docstring); datasets themselves come from ``assets``.
 """
 
 from ._classification import ClassificationData, fraction_subset, load_classification, make_loaders, with_transform

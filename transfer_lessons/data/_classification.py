@@ -1,21 +1,24 @@
 """Classification datasets: train and val sets of decoded, augmented images, preprocessed for one backbone.
 
-An ImageFolder tree ``<root>/{train,val}/<class>/<image>``, or a dataset name from the asset layer. Size, mean, std,
-interpolation and crop come from the backbone's card (``transforms_for``).
+A dataset name from the asset layer, or your own data in any layout ``_layouts.py`` reads (``train/`` + ``val/``,
+class folders alone, a CSV). Size, mean, std, interpolation and crop come from the backbone's card
+(``transforms_for``).
 """
 
 from __future__ import annotations
 
 import copy
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Callable, Optional
 
 from torch.utils.data import DataLoader, Subset
 
 from ..assets import DATASETS, AssetSource, resolve_dataset
-from ..errors import DataError, DatasetLayoutError
-from ._images import CachedImageDataset, balanced_subset, scan_image_folder
+from ..errors import DataError
+from ._images import CachedImageDataset, balanced_subset
+from ._layouts import find_split
 from ._transforms import image_size_for, preprocessing, transforms_for
 
 
@@ -27,6 +30,7 @@ class ClassificationData:
     val: CachedImageDataset
     classes: list[str]
     source: AssetSource
+    split: dict = field(default_factory=dict)  # how the validation images were chosen (_layouts.find_split)
 
 
 def check_task(name_or_path, task: str, loader: str) -> None:
@@ -37,44 +41,34 @@ def check_task(name_or_path, task: str, loader: str) -> None:
 
 def load_classification(data="hymenoptera", *, backbone="efficientnet_lite0", image_size: Optional[int] = None,
                         eval_size: Optional[int] = None, train_images: Optional[int] = None,
-                        val_images: Optional[int] = None, crop_scale: tuple[float, float] = (0.35, 1.0), seed: int = 0,
-                        allow_synthetic: bool = True, persist: bool = False,
-                        progress: bool = True) -> ClassificationData:
+                        val_images: Optional[int] = None, val_fraction: float = 0.2,
+                        crop_scale: tuple[float, float] = (0.35, 1.0), seed: int = 0, allow_synthetic: bool = True,
+                        persist: bool = False, progress: bool = True) -> ClassificationData:
     """Load a classification dataset as decoded, augmented train and val Datasets, preprocessed for ``backbone``.
 
     Args:
-        data: a name from ``list_datasets()`` or your own folder with ``train/`` and ``val/``.
-        backbone: a catalog name or ``BackboneCard``: mean, std, interpolation and crop come from its card.
+        data: a name from ``list_datasets()``, or your own data: a folder with ``train/`` and ``val/`` (or ``valid/``,
+            ``test/``), a folder of class folders, or a ``path,label`` CSV (see ``_layouts.py``).
         image_size: square training input side (None: the card's, see ``image_size_for``). Images are decoded once at
-            ``ceil(image_size / crop_pct)``.
-        eval_size: side of the validation inputs (None: ``image_size``); see ``eval_size_for``.
-        train_images, val_images: caps (None = all), balanced per class. seed: which subset is drawn.
-        crop_scale: area range of the training set's random resized crop (see ``train_transforms``).
-        allow_synthetic: fall back to generated shapes (with a warning) when the data can't be had.
-        persist: also keep the decoded tensors on disk in the cache for the next run. progress: download progress bar.
-    Returns:
-        ``ClassificationData(train, val, classes, source)``.
+            ``ceil(image_size / crop_pct)``. eval_size: validation side (None: ``image_size``; see ``eval_size_for``).
+        train_images, val_images: caps (None = all), balanced per class. seed: which subset and split are drawn.
+        val_fraction: the share of each class held out to validate, when the data has no validation split.
+        persist: also keep the decoded tensors on disk in the cache for the next run.
+    Returns: ``ClassificationData``; its ``split`` says how the validation images were chosen (layout, fraction, seed,
+        a digest of their names), for ``fine_tune``'s model file.
     Raises:
-        DatasetLayoutError: no ``train/`` or ``val/`` folder, empty class, different classes.
+        DatasetLayoutError: no images, fewer than 2 classes, a class with fewer than 2 images in a split.
         BadImage: an image cannot be decoded (the message names it). AssetError: see ``resolve_dataset``.
         UnknownName: unknown backbone.
-    Example:
-        >>> load_classification("hymenoptera", train_images=64).classes  # doctest: +SKIP
-        ['ants', 'bees']
     Used in lessons 01, 02, 04 and 05.
     """
     check_task(data, "classification", "load_detection")
-    source = resolve_dataset(data, allow_synthetic=allow_synthetic, progress=progress)
-    layout = f"{source.root}/train/<class>/<image> and {source.root}/val/<class>/<image>"
-    for split in ("train", "val"):
-        if not (source.root / split).is_dir():
-            raise DatasetLayoutError(f"{source.root} has no {split!r} folder; expected {layout}. "
-                                     f"Fix: create {source.root / split} with one folder per class.")
-    train_samples, classes = scan_image_folder(source.root / "train")
-    val_samples, val_classes = scan_image_folder(source.root / "val")
-    if val_classes != classes:
-        raise DatasetLayoutError(f"{source.root}: train classes {classes} differ from val classes "
-                                 f"{val_classes}. Fix: use the same class folders in both.")
+    table = Path(str(data)).expanduser()
+    if table.suffix.lower() == ".csv" and table.is_file():
+        source = AssetSource(name=table.stem, root=table, source="user")
+    else:
+        source = resolve_dataset(data, allow_synthetic=allow_synthetic, progress=progress)
+    train_samples, val_samples, classes, split = find_split(source.root, val_fraction=val_fraction, seed=seed)
     size = image_size_for(backbone, image_size)
     eval_size, crop_pct = eval_size or size, preprocessing(backbone)["crop_pct"]
     train = CachedImageDataset(balanced_subset(train_samples, train_images, seed), classes,
@@ -83,14 +77,12 @@ def load_classification(data="hymenoptera", *, backbone="efficientnet_lite0", im
     val = CachedImageDataset(balanced_subset(val_samples, val_images, seed), classes,
                              transforms_for(backbone, eval_size), decode_size=math.ceil(eval_size / crop_pct),
                              persist=persist)
-    return ClassificationData(train=train, val=val, classes=classes, source=source)
+    return ClassificationData(train=train, val=val, classes=classes, source=source, split=split)
 
 
 def with_transform(dataset: CachedImageDataset, transform: Optional[Callable]) -> CachedImageDataset:
     """The same images under another transform, sharing the decoded cache (no copy, no decoding).
 
-    Example:
-        >>> plain = with_transform(data.train, data.val.transform)  # training images, no augmentation
     Shown in lesson 02, *Loss and augmentation*.
     """
     view = copy.copy(dataset)
@@ -101,10 +93,7 @@ def with_transform(dataset: CachedImageDataset, transform: Optional[Callable]) -
 def fraction_subset(dataset: CachedImageDataset, fraction: float, seed: int = 0) -> Subset:
     """A class-balanced ``fraction`` of ``dataset`` (at least one image per class), fixed by ``seed``.
 
-    Raises:
-        ValueError: ``fraction`` is not in (0, 1].
-    Example:
-        >>> len(fraction_subset(data.train, 0.25))  # a quarter of the training images
+    Raises: ValueError: ``fraction`` is not in (0, 1].
     Shown in lesson 02, *Data efficiency*.
     """
     if not 0 < fraction <= 1:
@@ -122,13 +111,9 @@ def make_loaders(data: ClassificationData, batch_size: int, *, train=None,
     seed gives the same batches, and a resumed run sees the same batches as an uninterrupted one (a loader with its own
     generator would restart its order).
     Args:
-        data: from ``load_classification``. train: a Dataset instead of ``data.train`` (e.g. a ``fraction_subset``).
+        train: a Dataset instead of ``data.train`` (e.g. a ``fraction_subset``).
         batch_size: images per batch (validation uses twice as many: no gradients to store).
         num_workers: DataLoader worker processes (decoded images are cached: 0 is usually fastest).
-    Returns:
-        ``(train_loader, val_loader)``.
-    Example:
-        >>> train_loader, val_loader = make_loaders(data, batch_size=32)
     Shown in plain PyTorch in lesson 02, *The training loop*.
     """
     train_loader = DataLoader(data.train if train is None else train, batch_size=batch_size, shuffle=True,

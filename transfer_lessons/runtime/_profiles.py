@@ -33,6 +33,13 @@ class Profile:
     num_workers: int = 0  # DataLoader worker processes; decoded images are cached, so 0 is fast
     data_fractions: tuple = (0.1, 0.25, 0.5, 1.0)  # shares of the training images in lesson 02's data-efficiency runs
     lr_find_steps: int = 20  # optimiser steps of lesson 02's learning-rate range test
+    finetune_epochs: int = 4  # epochs of the one-call fine_tune (its measured default: see fine_tune)
+    finetune_image_size: Optional[int] = 192  # fine_tune's training side, pixels; None = the card's input_size
+    tour_epochs: int = 2  # epochs of lesson 00's one-call fine_tune (the whole lesson has a minute on a cpu)
+    tour_image_size: Optional[int] = 128  # its training side, pixels; None = finetune_image_size
+    # a dataset far from ImageNet (pbc_blood_cells), lessons 01-02: its features and fine-tunes at this side, pixels
+    far_image_size: Optional[int] = 128  # None = the card's input_size
+    far_epochs: int = 3  # lesson 02's epochs per strategy on that dataset
     # --- detection (lesson 03) ---
     det_min_size: int = 320  # shorter image side fed to the detector, pixels
     det_train_images: Optional[int] = None  # cap on detection training images (None = all)
@@ -47,7 +54,6 @@ class Profile:
     speed_compile: bool = True  # time torch.compile too (compiling takes minutes on a CPU)
     ensemble_backbones: tuple = tuple(f"efficientnet_lite{n}" for n in range(3))  # lesson 04's ensemble members
     calibration_images: int = 256  # training images that fix the int8 model's activation ranges
-    ddp_model: Optional[str] = None  # lesson 04's 2-process DDP demo: None = the lesson's backbone, "tiny" = 2 convs
     # --- robustness (lesson 05) ---
     robust_image_size: int = 224  # input side of lesson 05's models, pixels (attacks cost a backward pass per step)
     attack_images: Optional[int] = None  # validation images attacked (None = all), the same ones for every model
@@ -66,10 +72,11 @@ PROFILES: dict[str, Profile] = {
     # Seconds per notebook: tiny subsets and tiny inputs. For tests, not for conclusions.
     "smoke": Profile(
         name="smoke", image_size=64, probe_image_size=128, train_images=16, val_images=16, batch_size=8, epochs=1,
+        finetune_epochs=1, finetune_image_size=64, tour_epochs=1, tour_image_size=64, far_image_size=64, far_epochs=1,
         det_min_size=128, det_train_images=4, det_test_images=4, det_epochs=1, bench_repeats=2,
         lr_find_steps=5, robust_image_size=64, attack_images=16, pgd_steps=2, adv_epochs=1,
         opt_image_size=64, speed_steps=1, speed_warmup=1, speed_compile=False, calibration_images=16,
-        ensemble_backbones=("efficientnet_lite0", "efficientnet_lite1"), ddp_model="tiny",
+        ensemble_backbones=("efficientnet_lite0", "efficientnet_lite1"),
     ),
     # A laptop's CPU: real data and real results in minutes.
     "cpu": Profile(name="cpu", epochs=2, data_fractions=(0.1, 0.25, 1.0), lr_find_steps=6,
@@ -79,7 +86,10 @@ PROFILES: dict[str, Profile] = {
     # The full lesson on one GPU.
     "gpu": Profile(
         name="gpu", batch_size=64, epochs=10, num_workers=4, lr_find_steps=60,
-        det_min_size=512, det_test_images=50, det_epochs=15, bench_repeats=50, adv_epochs=10,
+        tour_epochs=5, tour_image_size=None,
+        finetune_epochs=10, finetune_image_size=None, far_image_size=None, far_epochs=10,
+        det_min_size=512, det_test_images=50, det_epochs=15,
+        bench_repeats=50, adv_epochs=10,
     ),
 }
 
@@ -87,8 +97,7 @@ PROFILES: dict[str, Profile] = {
 def resolve_profile_name(name: str = "auto") -> str:
     """Turn ``auto`` into a concrete profile name (see the module docstring); check other names.
 
-    Raises:
-        UnknownName: the name is not ``auto`` or one of ``PROFILES``.
+    Raises: UnknownName: the name is not ``auto`` or one of ``PROFILES``.
     """
     if name == "auto":
         name = os.environ.get("TRANSFER_LESSONS_PROFILE", "").strip() or name
@@ -100,17 +109,9 @@ def resolve_profile_name(name: str = "auto") -> str:
 
 
 def get_profile(name: str = "auto", **overrides) -> Profile:
-    """Return the named profile, with any field overridden by keyword.
+    """Return the named profile (``smoke``, ``cpu``, ``gpu`` or ``auto``), with any field overridden by keyword.
 
-    Args:
-        name: ``smoke``, ``cpu``, ``gpu`` or ``auto``. **overrides: fields to change, e.g. ``epochs=1``.
-    Returns:
-        A frozen ``Profile``.
-    Raises:
-        UnknownName: unknown profile name. TypeError: an override names no field of ``Profile``.
-    Example:
-        >>> get_profile("cpu", epochs=1).epochs
-        1
+    Raises: UnknownName: unknown profile name. TypeError: an override names no field of ``Profile``.
     Used in every lesson's setup cell.
     """
     profile = PROFILES[resolve_profile_name(name)]

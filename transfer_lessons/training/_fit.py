@@ -144,23 +144,16 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, lr: Optional[float
           infinite loss.
     Args:
         model: a classifier (timm, or any model whose head is its last ``nn.Linear``).
-        train_loader, val_loader: yield (images, targets); ``val_loader`` may be None (nothing is kept).
-        epochs: epochs to train. lr: the backbone's peak learning rate (None: the strategy's).
+        val_loader: may be None (nothing is kept). lr: the backbone's peak learning rate (None: the strategy's).
         strategy: a name from ``list_strategies()`` or a ``Strategy``, or None (train as the model is set).
-        options: a ``FitOptions``. device: where to train. seed: for ``seed_everything``.
-        checkpoint_path: file to save after every epoch, or None. resume: continue from it at the epoch after the
-            saved one; the result equals an uninterrupted run (a missing file starts at epoch 1).
-        progress: print the plan and per-epoch lines.
-    Returns:
-        A ``History`` with one row per epoch (resumed runs include the earlier ones) and ``kept_epoch``.
+        resume: continue from ``checkpoint_path`` at the epoch after the saved one; the result equals an uninterrupted
+            run (a missing file starts at epoch 1).
+    Returns: A ``History`` with one row per epoch (resumed runs include the earlier ones) and ``kept_epoch``.
     Raises:
         UnknownName: unknown strategy, schedule, ``bn_mode`` or ``amp``.
         ValueError: no ``lr`` and no strategy; ``amp="fp16"`` without CUDA; ``resume`` without a path.
         NonFiniteLoss: the loss became NaN or inf.
         TransferLessonsError: the checkpoint to resume was written for another ``epochs``.
-    Example:
-        >>> history = fit(model, train_loader, val_loader, epochs=3, strategy="full", checkpoint_path="runs/last.pt")
-        >>> history.kept()["val_acc"]
     Shown step by step in lesson 02, *Fine-tuning strategies*.
     """
     opts = (options or FitOptions()).resolved(strategy)
@@ -207,11 +200,10 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, lr: Optional[float
         num_classes = val.get("num_classes", num_classes)
         history.append(_epoch_row(epoch, train, val, optimizer, time.perf_counter() - start))
         improved = val and (best is None or val["acc"] > best["val_acc"])
-        if improved and opts.keep_best:  # a copy on the CPU: the best weights survive later epochs
-            best = {"epoch": epoch, "val_acc": val["acc"],
-                    "state": {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}}
-        elif improved:
+        if improved:
             best = {"epoch": epoch, "val_acc": val["acc"], "state": None}
+        if improved and opts.keep_best:  # a copy on the CPU: the best weights survive later epochs
+            best["state"] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
                             scheduler=scheduler.state_dict(), scaler=scaler.state_dict() if scaler else None,

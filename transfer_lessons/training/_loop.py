@@ -22,7 +22,6 @@ from ._metrics import MetricLogger
 
 
 def _progress_bar(loader, desc: str, progress: bool):
-    """A tqdm bar over one pass of ``loader``."""
     # Hand tqdm an iterator: tqdm.auto's asyncio layer calls iter() on an iterable when it is
     # built, which would start a second DataLoader pass (more workers, one more RNG draw).
     # disable=None: drawn on a terminal or in Jupyter, left out of a log file or CI (fit prints a line per epoch).
@@ -31,7 +30,6 @@ def _progress_bar(loader, desc: str, progress: bool):
 
 
 def _to_device(images, targets, device: torch.device, channels_last: bool):
-    """Move one batch to ``device``, images in channels-last layout when asked."""
     memory_format = torch.channels_last if channels_last else torch.preserve_format
     return (images.to(device, non_blocking=True, memory_format=memory_format),
             targets.to(device, non_blocking=True))
@@ -43,29 +41,21 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
     """Train ``model`` for one pass over ``loader``; the scheduler steps once per batch.
 
     Args:
-        model, loader, optimizer, loss_fn: as in any PyTorch loop; ``loader`` yields (images, targets).
         device: where batches are moved (the model must already be there).
-        scheduler: stepped after every optimiser step, or None. scaler: a ``torch.amp.GradScaler`` for fp16 on
-            CUDA, or None.
-        amp_dtype: ``torch.bfloat16`` / ``torch.float16`` to run the forward pass under autocast.
+        scaler: a ``torch.amp.GradScaler`` for fp16 on CUDA. amp_dtype: autocast dtype for the forward pass.
         grad_clip: clip the gradients' total L2 norm to this value, or None.
         channels_last: move images in channels-last layout (convert the model yourself).
-        bn_mode: ``"train"``: every BatchNorm normalises with batch statistics and updates its running ones;
-            ``"frozen_layers"``: those whose parameters are frozen stay in eval mode (fixed statistics);
-            ``"frozen"``: all of them do.
+        bn_mode: one of ``models.BN_MODES`` (see its comment).
         batch_transform: ``f(model, images, targets) -> (images, targets)``, applied to every batch on the device
             before the forward pass, or None. Adversarial training passes an attack (lesson 05); it may switch
             the model to eval mode and back, and must leave ``.grad`` alone.
-        epoch: only for the progress bar and error messages. progress: show a tqdm bar (terminal or Jupyter).
+        epoch: only for the progress bar and error messages.
     Returns:
         ``{"loss", "acc", "images", "seconds", "images_per_s"}`` averaged over the epoch, and ``"first_loss"``,
         the first batch's loss (``fit`` warns when the run ends above it).
     Raises:
         NonFiniteLoss: the loss became NaN or inf (checked before the backward pass).
         UnknownName: ``bn_mode`` is not one of ``params.BN_MODES``.
-    Example:
-        >>> stats = train_one_epoch(model, train_loader, optimizer, nn.CrossEntropyLoss(), "cpu")
-        >>> stats["loss"], stats["acc"]
     Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     device = torch.device(device)
@@ -128,17 +118,10 @@ def evaluate(model, loader, loss_fn, device, *, amp_dtype=None, channels_last=Fa
              progress=False, return_outputs=False) -> dict:
     """Average loss and top-1 accuracy of ``model`` over ``loader``, without gradients.
 
-    Args:
-        model, loader, loss_fn, device: as for ``train_one_epoch``. amp_dtype: autocast dtype, or None (float32).
-        channels_last: move images in channels-last layout. progress: show a tqdm progress bar.
-        return_outputs: also return every ``logits`` (float32, on CPU) and ``targets``.
+    Arguments as for ``train_one_epoch``. A NaN loss is reported as NaN, not raised.
     Returns:
-        ``{"loss", "acc", "images", "seconds", "images_per_s", "num_classes"}``, plus ``"logits"`` and
-        ``"targets"`` tensors when ``return_outputs`` is True.
-    Raises:
-        Nothing of its own; a NaN loss is reported as NaN, not raised.
-    Example:
-        >>> evaluate(model, val_loader, nn.CrossEntropyLoss(), "cpu")["acc"]
+        ``{"loss", "acc", "images", "seconds", "images_per_s", "num_classes"}``, plus ``"logits"`` (float32, on CPU)
+        and ``"targets"`` tensors when ``return_outputs`` is True.
     Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     device = torch.device(device)

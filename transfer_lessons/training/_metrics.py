@@ -15,12 +15,7 @@ _LOWER_IS_BETTER = ("loss", "seconds")
 
 
 class AverageMeter:
-    """A weighted running average of one number (a loss, an accuracy).
-
-    Example:
-        >>> meter = AverageMeter("loss"); meter.update(1.0, n=2); meter.update(4.0, n=1)
-        >>> meter.avg  # 2.0
-    """
+    """A weighted running average of one number (a loss, an accuracy)."""
 
     def __init__(self, name: str = ""):
         self.name = name
@@ -46,9 +41,6 @@ class AverageMeter:
 class MetricLogger:
     """A named set of ``AverageMeter``s, updated together once per batch.
 
-    Example:
-        >>> log = MetricLogger(); log.update(n=8, loss=0.5, acc=0.75)
-        >>> log.averages(), str(log)  # ({'loss': 0.5, 'acc': 0.75}, 'loss 0.5000  acc 0.7500')
     Shown in plain PyTorch in lesson 02, *Fine-tuning*.
     """
 
@@ -72,23 +64,17 @@ class MetricLogger:
 
 
 def format_epoch(row: dict, epochs: Optional[int] = None) -> str:
-    """One log line for one epoch's row of a ``History``.
+    """One log line for one epoch's row of a ``History``, e.g. ``'epoch 1/3  train loss 0.5000 acc 80.0%'``.
 
-    Example:
-        >>> format_epoch({"epoch": 1, "train_loss": 0.5, "train_acc": 0.8}, epochs=3)
-        'epoch 1/3  train loss 0.5000 acc 80.0%'
     Shown in lesson 02, *Fine-tuning*.
     """
     parts = [f"epoch {row['epoch']}" + (f"/{epochs}" if epochs else "")]
     for split in ("train", "val"):
         if row.get(f"{split}_loss") is not None:
             parts.append(f"{split} loss {row[f'{split}_loss']:.4f} acc {100 * row[f'{split}_acc']:.1f}%")
-    if row.get("lr") is not None:
-        parts.append(f"lr {row['lr']:.2e}")
-    if row.get("seconds") is not None:
-        parts.append(f"{row['seconds']:.1f} s")
-    if row.get("images_per_s") is not None:
-        parts.append(f"{row['images_per_s']:.0f} img/s")
+    for key, text in (("lr", "lr {:.2e}"), ("seconds", "{:.1f} s"), ("images_per_s", "{:.0f} img/s")):
+        if row.get(key) is not None:
+            parts.append(text.format(row[key]))
     return "  ".join(parts)
 
 
@@ -99,9 +85,6 @@ class History:
     "seconds": ..., "images_per_s": ...}``. Accuracies are fractions in [0, 1]; ``lr`` is the backbone's learning
     rate at the end of the epoch. ``kept_epoch`` names the epoch whose weights the model holds after ``fit`` (the
     best one on validation, unless ``FitOptions(keep_best=False)``); ``kept()`` is its row.
-    Example:
-        >>> h = History(); h.append({"epoch": 1, "val_acc": 0.9})
-        >>> h.best("val_acc")["epoch"], History.from_dict(h.to_dict()).rows == h.rows  # (1, True)
     Shown in lesson 02, *Fine-tuning*.
     """
 
@@ -130,23 +113,15 @@ class History:
         return [row.get(key) for row in self.rows]
 
     def last(self) -> dict:
-        """The latest row.
-
-        Raises:
-            IndexError: the history is empty.
-        """
+        """The latest row; IndexError when the history is empty."""
         if not self.rows:
             raise IndexError("History is empty: no epoch has finished yet.")
         return self.rows[-1]
 
     def best(self, key: str = "val_acc", mode: Optional[str] = None) -> dict:
-        """The row with the best value of ``key``.
+        """The row with the best value of ``key`` (the earliest one on ties).
 
-        Args:
-            key: a column name, e.g. ``"val_acc"`` or ``"val_loss"``.
-            mode: ``"max"`` or ``"min"``; default ``"min"`` for losses and times, else ``"max"``.
-        Returns:
-            The best row (the earliest one on ties).
+        ``mode``: ``"max"`` or ``"min"``; default ``"min"`` for losses and times, else ``"max"``.
         Raises:
             KeyError: no row has a value for ``key``.
             ValueError: ``mode`` is neither ``"max"`` nor ``"min"``.

@@ -42,18 +42,12 @@ class LoadedModel:
     extra: dict = field(default_factory=dict)  # what save_model was given as extra
 
     def predict(self, image, k: Optional[int] = None) -> list[tuple[str, float]]:
-        """Class probabilities of one image, best first.
+        """``[(class name, probability), ...]`` of one image, best first; the top ``k`` (None: all).
 
-        Args:
-            image: a PIL image, the path of an image file, or a uint8 [3, H, W] tensor.
-            k: how many classes to return; None (or more than there are): all of them.
-        Returns:
-            ``[(class name, probability), ...]`` sorted by probability, highest first.
+        ``image``: a PIL image, the path of an image file, or a uint8 [3, H, W] tensor.
         Raises:
             BadImage: the file cannot be decoded, or the tensor is not uint8 [3, H, W].
             TypeError: ``image`` is none of the three.
-        Example:
-            >>> load_model("runs/ants_bees.pt").predict("ant.jpg", k=1)  # [('ants', 0.97)]
         Shown in lesson 02, *Saving, loading and predicting*.
         """
         batch = self.transform(_as_image(image)).unsqueeze(0)
@@ -70,17 +64,12 @@ def save_model(path: Union[str, Path], model: nn.Module, *, backbone: str, class
     """Write a model, its backbone name, class names and input size to one file, atomically.
 
     Args:
-        path: the file (folder created); an old one is replaced only once the new one is whole.
         model: built with ``create_backbone(backbone, ...)``, then fine-tuned (compiled is fine).
-        backbone, classes: its catalog name; class names in the order of the model's outputs.
-        image_size, extra: its input side (pixels); plain data to keep, e.g. ``{"val_acc": 0.95}``.
-    Returns:
-        ``path`` as a ``Path``.
+        classes: in the order of the model's outputs. image_size: pixels.
+        extra: plain data to keep, e.g. ``{"val_acc": 0.95}``.
     Raises:
         UnknownName: unknown ``backbone``. TypeError: ``extra`` holds more than plain data.
         ValueError: no classes, an image size under 1, or a head whose width is not ``len(classes)``.
-    Example:
-        >>> save_model("runs/ants_bees.pt", model, backbone="efficientnet_lite0", classes=data.classes, image_size=224)
     Shown in lesson 02, *Saving, loading and predicting*.
     """
     get_card(backbone)  # an unknown name fails now, not when someone loads the file
@@ -97,15 +86,10 @@ def save_model(path: Union[str, Path], model: nn.Module, *, backbone: str, class
 def load_model(path: Union[str, Path], device="cpu") -> LoadedModel:
     """Read a file written by ``save_model``: the model (eval mode), its classes and preprocessing.
 
-    Args:
-        path, device: the model file; where to put the model.
-    Returns:
-        A ``LoadedModel``; its ``transform`` is ``eval_transforms`` from the card, at the saved size.
+    Its ``transform`` is ``eval_transforms`` from the card, at the saved size.
     Raises:
         FileNotFoundError: no file at ``path``.
         TransferLessonsError: not a model file, or weights that do not fit its backbone (or UnknownName).
-    Example:
-        >>> load_model("runs/ants_bees.pt").classes  # ['ants', 'bees']
     Shown in lesson 02, *Saving, loading and predicting*.
     """
     path = Path(path)
