@@ -19,15 +19,17 @@ export PYTHONUNBUFFERED := 1
 export THP_MEM_ALLOC_ENABLE := 1
 
 # The base install is the library (fine_tune, load_model, predict); the course and its tests need these extras.
-EXTRAS  := course,detection,deploy,dev
+EXTRAS  := course,classroom,detection,deploy,dev
 STAMP := $(VENV)/.installed
 
-.PHONY: setup course test test-fast lint clean help student instructor mirror
+.PHONY: setup course test test-fast test-classroom lint clean help student instructor nbgrader mirror
 help:
 	@echo "make course [PROFILE=smoke|cpu|gpu]  set up, run every lesson, write reports/"
 	@echo "make test                            set up, lint (ruff, import-linter), run the whole test suite"
-	@echo "make test-fast                       the same without executing the lessons (a few minutes)"
+	@echo "make test-fast                       the same without the lesson runs and real-data trainings (minutes)"
+	@echo "make test-classroom                  nbgrader autogrades, and JupyterLab runs, every lesson (make test: 00)"
 	@echo "make student | make instructor       write build/student/ (no solutions) or build/instructor/"
+	@echo "make nbgrader                        write build/nbgrader/, an nbgrader course folder (source/)"
 	@echo "make mirror [MIRROR_DIR=DIR]         fetch every dataset and weight file into DIR (default build/mirror)"
 
 # Re-runs only when the dependency list changes: setup is quick when nothing changed.
@@ -52,11 +54,18 @@ lint: setup
 test: lint
 	$(PYTHON) -m pytest
 
+# Everything but the lesson runs and the minutes-long trainings on the real datasets (marked slow).
 test-fast: lint
-	$(PYTHON) -m pytest -m "not notebook"
+	$(PYTHON) -m pytest -m "not notebook and not slow"
 
-# Classroom editions: the lessons with outputs cleared; the instructor's adds notebooks/solutions/.
-student instructor: setup
+# What make test does for lesson 00 only, for the others: nbgrader's autograde (two smoke runs of each lesson) and
+# lessons 01-03 in JupyterLab in headless Chromium (one smoke run each).
+test-classroom: setup
+	TRANSFER_LESSONS_CLASSROOM=1 $(PYTHON) -m pytest tests/test_nbgrader.py tests/test_browser.py -k "not 00_tour"
+
+# Classroom editions: the lessons with outputs cleared; the instructor's adds notebooks/solutions/;
+# nbgrader's is a course folder whose source/ holds each lesson with graded answer and test cells.
+student instructor nbgrader: setup
 	$(PYTHON) -m transfer_lessons edition $@ --out build/$@
 
 # A classroom mirror (datasets and weights, checksummed); run again to resume or repair it.

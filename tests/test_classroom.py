@@ -85,7 +85,7 @@ def test_build_edition_rejects_unknown_kind_and_replaces_stale_files(tmp_path):
 def test_progress_without_running_reads_saved_outputs(tmp_path):
     rows = progress(REPO / "notebooks", lessons=["03"])
     assert [r["exercise"] for r in rows if r["notebook"] == "03_detection.ipynb"] == \
-        ["iou", "precision_threshold", "detector_backbone"]
+        ["iou", "average_precision", "detector_backbone"]
     assert {r["status"] for r in rows} == {"not run"}  # lessons are committed without outputs
     assert {r["notebook"] for r in rows} == {"03_detection.ipynb", "solutions/03_detection_solutions.ipynb"}
     found = [p.name for p in find_notebooks(REPO / "notebooks", ["00_tour"])]

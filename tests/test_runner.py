@@ -42,7 +42,7 @@ def test_run_lessons_writes_reports(tmp_path):
     for name in ("00_good", "01_broken", "02_after"):
         assert (out / f"{name}.ipynb").exists() and (out / f"{name}.html").exists()
     index = (out / "index.html").read_text()
-    assert "01_broken" in index and "failed" in index and "x.y = 42" in index
+    assert "01_broken" in index and "failed" in index and "<td>x.y</td><td class='v'>42</td>" in index
     assert read_records(out / "00_good.ipynb")["x.y"] == 42
     assert not list(out.glob("*.part")), "no temporary files are left behind"
 

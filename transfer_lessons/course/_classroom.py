@@ -1,4 +1,5 @@
-"""The classroom kit: student and instructor editions of the course, and a learner's progress.
+"""The classroom kit: student and instructor editions of the course (the nbgrader one is in ``_nbgrader.py``), and a
+learner's progress.
 
 Solutions live only in ``notebooks/solutions/``; the lessons hold placeholders (``answer_1 = None``) and the
 checks, so an edition is a copy: ``student``, the lessons with outputs cleared; ``instructor``, plus ``solutions/``.
@@ -7,7 +8,6 @@ checks, so an edition is a copy: ``student``, the lessons with outputs cleared; 
 from __future__ import annotations
 
 import re
-import shutil
 import tempfile
 from pathlib import Path
 from typing import Iterable, Optional
@@ -16,10 +16,11 @@ from ..errors import DataError, UnknownName
 from ..exercises import CHECKS
 from ..recording import read_records
 from ..runtime import require
+from ._nbgrader import build_nbgrader
+from ._runner import clear_folder, find_lessons, write_text
 from ._runner import execute as execute_notebook
-from ._runner import find_lessons, write_text
 
-EDITIONS = ("student", "instructor")
+EDITIONS = ("student", "instructor", "nbgrader")
 _MARKER = ".transfer-lessons-edition"  # only a folder holding it is ever deleted and rewritten
 _CHECK_CALL = re.compile(r"\bcheck_(\w+)\s*\(")
 
@@ -35,33 +36,31 @@ def _cleared(notebook_path: Path) -> str:
 
 
 def build_edition(kind: str, out_dir, notebooks_dir="notebooks") -> list[Path]:
-    """Write the ``student`` or ``instructor`` edition of the lesson notebooks into ``out_dir``.
+    """Write the ``student``, ``instructor`` or ``nbgrader`` edition of the lesson notebooks into ``out_dir``.
 
     Args:
-        kind: ``"student"`` (lessons only) or ``"instructor"`` (lessons plus ``solutions/``).
+        kind: ``"student"`` (lessons only), ``"instructor"`` (lessons plus ``solutions/``) or ``"nbgrader"`` (an
+            nbgrader course folder, see ``build_nbgrader``).
         out_dir: e.g. ``build/student``; replaced wholesale. notebooks_dir: where the lessons and ``solutions/`` are.
-    Returns:
-        The notebooks written, lessons first.
+    Returns: The notebooks written, lessons first.
     Raises:
         UnknownName: ``kind`` is not an edition.
         DataError: ``notebooks_dir`` holds no lesson notebooks, or ``out_dir`` is not empty and not an edition.
     Example:
         >>> tl.course.build_edition("student", "build/student")  # doctest: +SKIP
         [PosixPath('build/student/00_tour.ipynb'), ...]
-    Used by ``make student`` and ``make instructor``.
+    Used by ``make student``, ``make instructor`` and ``make nbgrader``.
     """
     if kind not in EDITIONS:
         raise UnknownName("edition", kind, list(EDITIONS), "EDITIONS")
+    if kind == "nbgrader":
+        return build_nbgrader(out_dir, notebooks_dir)
     source = Path(notebooks_dir)
     lessons = find_lessons(source)
     if not lessons:
         raise DataError(f"No lesson notebooks (NN_name.ipynb) in {source}: pass the course's notebooks/ folder.")
     out = Path(out_dir)
-    if out.exists() and any(out.iterdir()):  # a stale solutions/ must not survive into a student edition
-        if not (out / _MARKER).is_file() or source.resolve().is_relative_to(out.resolve()):
-            raise DataError(f"{out} is not empty and was not written by `edition`: refusing to replace it. "
-                            "Fix: choose a new or empty folder, e.g. build/student.")
-        shutil.rmtree(out)
+    clear_folder(out, _MARKER, source, f"build/{kind}")  # a stale solutions/ must not survive into a student edition
     sources = [(nb, out / nb.name) for nb in lessons]
     if kind == "instructor":
         sources += [(nb, out / "solutions" / nb.name) for nb in sorted((source / "solutions").glob("*.ipynb"))]

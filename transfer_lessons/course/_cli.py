@@ -1,27 +1,11 @@
 """The command line: ``python -m transfer_lessons doctor | predict | finetune | bench | run | edition | progress |
 mirror``.
 
-- ``doctor [--json]``: versions, device, and where each backbone's and dataset's files would come from right
-  now (mirror, package, cache, download, synthetic); nothing is fetched.
-- ``predict IMAGE [--backbone NAME | --model FILE] [-k K]``: ImageNet top-k of IMAGE (a file, or a sample photo
-  such as ``chelsea``), one ``label<TAB>probability`` line each, best first. ``--model FILE`` (from
-  ``save_model``) replaces ``--backbone``: that fine-tuned model's own classes (``class<TAB>probability``, <= K).
-- ``finetune DATA [--backbone NAME] [--strategy S] [--profile P] [--epochs N] [--lr LR] [--seed N] --out FILE``:
-  lesson 02 without a notebook: fine-tune on a dataset name or an ImageFolder (``DATA/train/<class>/``,
-  ``DATA/val/<class>/``) and save a model file for ``predict --model``.
-- ``bench [--backbone NAME] [--batch N] [--size PX] [--steps N] [--repeats N] [--variants V ...] [--device auto]
-  [--json FILE]``: training speed on this device: images/s of the package's loop and of a bare loop per
-  speed-up (channels-last, bf16, torch.compile, fp16), their ratio, and MFU (``speed.bench_training``; lesson 04).
-- ``run [--profile P] [--lessons N ...] [--notebooks DIR] [--out DIR]``: execute the lessons into ``reports/``
-  (``make course``).
-- ``edition student|instructor [--out DIR] [--notebooks DIR]``: the course's notebooks, outputs cleared, into
-  ``build/<kind>/``; instructor adds ``solutions/`` (``make student``, ``make instructor``).
-- ``progress [DIR] [--lessons N ...] [--execute] [--profile P] [--json FILE]``: each exercise in DIR (default
-  ``notebooks/``) as passed, failed, not attempted or not run, from the saved outputs or a fresh ``--execute``
-  run; ``--json`` writes the rows for an instructor.
-- ``mirror DIR [--datasets N ...] [--backbones N ...] [--detectors N ...] [--base-url URL] [--check]``: fetch
-  every dataset and every backbone's and detector's weights into DIR, checksummed, for ``TRANSFER_LESSONS_DATA=DIR``
-  offline; a rerun resumes and repairs; ``--check`` only verifies (``assets.build_mirror``). Exits 1 on failure.
+``doctor`` shows what this machine has; ``predict`` labels an image (ImageNet, or a ``--model`` file's
+classes); ``finetune`` is lesson 02 without a notebook; ``bench`` times the training loop per speed-up
+(lesson 04); ``run`` executes the lessons into ``reports/`` (``make course``); ``edition`` writes the student,
+instructor or nbgrader edition; ``progress`` lists each exercise's status; ``mirror`` builds a classroom mirror.
+Every command's flags: ``python -m transfer_lessons COMMAND --help``.
 
 Errors of the package print one line naming the problem and the fix, and exit with status 2.
 """
@@ -40,10 +24,16 @@ from ..evaluation import predict_topk
 from ..models import create_backbone
 from ..runtime import atomic_path
 from ..speed import bench_training, format_bench
-from ..training import fine_tune, load_model
-from ._classroom import build_edition, format_progress, progress
+from ..training import DEFAULT_STRATEGY, fine_tune, load_model
+from ._classroom import EDITIONS, build_edition, format_progress, progress
 from ._doctor import doctor_report, print_doctor
 from ._runner import run_lessons
+
+
+def _doctor(args) -> int:
+    report = doctor_report()
+    print(json.dumps(report, indent=2)) if args.json else print_doctor(report)
+    return 0
 
 
 def _predict(args) -> int:
@@ -70,8 +60,10 @@ def _predict(args) -> int:
 
 def _finetune(args) -> int:
     result = fine_tune(args.data, backbone=args.backbone, strategy=args.strategy, profile=args.profile,
-                       epochs=args.epochs, lr=args.lr, output=args.out, seed=args.seed)
-    print(f"validation accuracy {result.val_acc:.4f}; model saved to {result.path}")
+                       epochs=args.epochs, lr=args.lr, image_size=args.image_size, val_fraction=args.val_fraction,
+                       output=args.out, seed=args.seed)
+    print(f"validation accuracy {result.val_acc:.4f} (epoch {result.history.kept_epoch}, the best); "
+          f"model saved to {result.path}")
     return 0
 
 
@@ -105,6 +97,8 @@ def _edition(args) -> int:
     out = args.out or f"build/{args.kind}"
     written = build_edition(args.kind, out, notebooks_dir=args.notebooks)
     print(f"{args.kind} edition: {len(written)} notebooks written to {out}/")
+    if args.kind == "nbgrader":
+        print(f"next: cd {out} && nbgrader generate_assignment '*'  (then release, collect, autograde)")
     return 0
 
 
@@ -139,15 +133,19 @@ def _parser() -> argparse.ArgumentParser:
     predict.add_argument("--backbone", default="efficientnet_lite0")
     predict.add_argument("--model", metavar="FILE", help="a model file written by save_model (replaces --backbone)")
     predict.add_argument("-k", type=int, default=5, help="how many classes (default 5)")
-    finetune = commands.add_parser("finetune", help="fine-tune a backbone on an ImageFolder and save the model")
-    finetune.add_argument("data", help="a dataset name (hymenoptera) or a folder with train/<class>/ and val/<class>/")
+    finetune = commands.add_parser("finetune", help="fine-tune a backbone on your images and save the model")
+    finetune.add_argument("data", help="a dataset name (hymenoptera), a folder (train/ + val/, valid/ or test/; or "
+                                       "class folders alone) or a path,label CSV")
     finetune.add_argument("--out", required=True, metavar="FILE", help="where to save the model file")
     finetune.add_argument("--backbone", default="efficientnet_lite0")
-    finetune.add_argument("--strategy", default="discriminative",
-                          help="scratch, linear_probe, partial, full or discriminative (default)")
+    finetune.add_argument("--strategy", default=DEFAULT_STRATEGY,
+                          help=f"scratch, linear_probe, partial, full or discriminative (default {DEFAULT_STRATEGY})")
     finetune.add_argument("--profile", default="auto", help="smoke, cpu, gpu or auto (default)")
-    finetune.add_argument("--epochs", type=int, help="default: the profile's")
+    finetune.add_argument("--epochs", type=int, help="default: the profile's finetune_epochs")
     finetune.add_argument("--lr", type=float, help="default: the strategy's")
+    finetune.add_argument("--image-size", type=int, help="training side in pixels (default: the profile's)")
+    finetune.add_argument("--val-fraction", type=float, default=0.2,
+                          help="share of each class held out when the data has no validation split (default 0.2)")
     finetune.add_argument("--seed", type=int, default=0)
     bench = commands.add_parser("bench", help="training speed: the package's loop vs a bare loop, per speed-up")
     bench.add_argument("--backbone", default="efficientnet_lite0", help="a catalog backbone (random weights)")
@@ -165,8 +163,8 @@ def _parser() -> argparse.ArgumentParser:
     run.add_argument("--lessons", nargs="*", help="lesson numbers or names (default: all)")
     run.add_argument("--notebooks", default="notebooks", help="folder of the lesson notebooks")
     run.add_argument("--out", default="reports", help="folder for the reports")
-    edition = commands.add_parser("edition", help="write the student or instructor edition of the notebooks")
-    edition.add_argument("kind", choices=["student", "instructor"])
+    edition = commands.add_parser("edition", help="write the student, instructor or nbgrader edition of the notebooks")
+    edition.add_argument("kind", choices=EDITIONS)
     edition.add_argument("--out", metavar="DIR", help="default: build/<kind>")
     edition.add_argument("--notebooks", default="notebooks", help="folder of the lesson notebooks")
     prog = commands.add_parser("progress", help="each exercise's status in a folder of notebooks")
@@ -188,24 +186,10 @@ def _parser() -> argparse.ArgumentParser:
 def main(argv=None) -> int:
     """Entry point; returns the exit status instead of exiting (safe to call from a notebook)."""
     args = _parser().parse_args(argv)
+    commands = {"doctor": _doctor, "predict": _predict, "finetune": _finetune, "bench": _bench, "run": _run,
+                "edition": _edition, "progress": _progress, "mirror": _mirror}
     try:
-        if args.command == "doctor":
-            report = doctor_report()
-            print(json.dumps(report, indent=2)) if args.json else print_doctor(report)
-            return 0
-        if args.command == "predict":
-            return _predict(args)
-        if args.command == "finetune":
-            return _finetune(args)
-        if args.command == "bench":
-            return _bench(args)
-        if args.command == "edition":
-            return _edition(args)
-        if args.command == "progress":
-            return _progress(args)
-        if args.command == "mirror":
-            return _mirror(args)
-        return _run(args)
+        return commands[args.command](args)
     except TransferLessonsError as err:
         print(f"error: {err}", file=sys.stderr)
         return 2

@@ -1,22 +1,24 @@
 """Running the lessons: each executed with papermill into ``reports/`` (one failing lesson does not stop the
-others), with an HTML copy of each, ``reports/summary.json`` (every recorded value) and ``reports/index.html``.
+others), with an HTML copy of each, ``reports/summary.json`` (every recorded value) and ``reports/index.html``
+(``_reports.py``).
 The kernel runs headless (widgets print their default state) and quiet: without the "running over TCP without
 encryption" warning that jupyter_client logs for each lesson.
 """
 
 from __future__ import annotations
 
-import html
 import json
 import os
+import shutil
 import time
 import warnings
 from pathlib import Path
 from typing import Iterable, Optional
 
-from ..errors import UnknownName
+from ..errors import DataError, UnknownName
 from ..recording import read_records
 from ..runtime import atomic_path, get_profile, pick_device, require, resolve_profile_name, versions
+from ._reports import index_html
 
 
 def write_text(path: Path, text: str) -> None:
@@ -25,11 +27,23 @@ def write_text(path: Path, text: str) -> None:
         tmp.write_text(text, encoding="utf-8")
 
 
+def clear_folder(folder: Path, marker: str, keep_away_from: Path, example: str) -> None:
+    """Empty ``folder`` for a new edition, but only if an edition wrote it (``marker`` inside) and it does not
+    hold ``keep_away_from`` (the course's own notebooks).
+
+    Raises: DataError: ``folder`` is not empty and not an edition.
+    """
+    if folder.exists() and any(folder.iterdir()):
+        if not (folder / marker).is_file() or keep_away_from.resolve().is_relative_to(folder.resolve()):
+            raise DataError(f"{folder} is not empty and was not written by `edition`: refusing to replace it. "
+                            f"Fix: choose a new or empty folder, e.g. {example}.")
+        shutil.rmtree(folder)
+
+
 def find_lessons(notebook_dir, names: Optional[Iterable[str]] = None) -> list[Path]:
     """Lesson notebooks ``NN_name.ipynb`` in order; ``names`` filters by number or stem.
 
-    Raises:
-        UnknownName: a requested lesson does not exist.
+    Raises: UnknownName: a requested lesson does not exist.
     """
     lessons = sorted(p for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
     if not names:
@@ -97,8 +111,7 @@ def run_lessons(profile: str = "auto", lessons: Optional[Iterable[str]] = None,
         lessons: numbers or stems to run (default: all). notebook_dir: where the lesson notebooks are.
         out_dir: where ``NN_name.ipynb``, ``.html``, ``summary.json`` and ``index.html`` go.
         timeout: seconds one cell may run before the lesson counts as failed.
-    Returns:
-        The summary dict also written to ``summary.json``; ``all(status == "ok")`` is success.
+    Returns: The summary dict also written to ``summary.json``; ``all(status == "ok")`` is success.
     Used by ``make course`` through ``python -m transfer_lessons run``.
     """
     profile = resolve_profile_name(profile)
@@ -124,29 +137,5 @@ def run_lessons(profile: str = "auto", lessons: Optional[Iterable[str]] = None,
         print(f"[{profile}] {notebook.stem}: {status} in {seconds} s {error}", flush=True)
         write_text(out / "summary.json", json.dumps(summary, indent=2))
     write_text(out / "summary.json", json.dumps(summary, indent=2))
-    write_text(out / "index.html", _index_html(summary))
+    write_text(out / "index.html", index_html(summary, out))
     return summary
-
-
-def _index_html(summary: dict) -> str:
-    """A one-page view of summary.json for instructors."""
-    rows = []
-    for name, entry in summary["lessons"].items():
-        metrics = "<br>".join(f"{html.escape(k)} = {html.escape(str(v))}" for k, v in entry["metrics"].items())
-        colour = "#2e7d32" if entry["status"] == "ok" else "#c62828"
-        rows.append(
-            f"<tr><td><a href='{html.escape(name)}.html'>{html.escape(name)}</a></td>"
-            f"<td style='color:{colour}'>{entry['status']}</td><td>{entry['seconds']}</td>"
-            f"<td>{html.escape(str(entry['data_source']))}</td><td>{metrics}"
-            f"{'<br><b>' + html.escape(entry['error']) + '</b>' if entry.get('error') else ''}</td></tr>")
-    versions = ", ".join(f"{k} {v}" for k, v in summary["versions"].items())
-    return (
-        "<!doctype html><meta charset='utf-8'><title>Transfer Lessons report</title>"
-        "<style>body{font-family:sans-serif;margin:2em}td,th{border:1px solid #ccc;padding:4px 8px;"
-        "vertical-align:top}table{border-collapse:collapse}</style>"
-        f"<h1>Transfer Lessons — profile {html.escape(summary['profile'])}</h1>"
-        f"<p>Device: {html.escape(summary['device'])}. Versions: {html.escape(versions)}.</p>"
-        "<table><tr><th>lesson</th><th>status</th><th>seconds</th><th>data</th><th>metrics</th></tr>"
-        + "".join(rows) + "</table>"
-    )
-
