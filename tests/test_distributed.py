@@ -1,26 +1,61 @@
-"""training.distributed: shards, the process-group error, 2 DDP processes = 1 process."""
+"""training.distributed: shards, the process-group error, 2 DDP processes under torchrun = 1 process."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
 import pytest
 import torch
+from torch import nn
 from torch.utils.data import TensorDataset
 
 from transfer_lessons.errors import TransferLessonsError
-from transfer_lessons.training import load_checkpoint
-from transfer_lessons.training.distributed import (
-    demo_data,
-    demo_model,
-    launch,
-    main,
-    max_param_diff,
-    run_demo,
-    shard_loader,
-    train_ddp,
-)
+from transfer_lessons.training.distributed import shard_loader, train_ddp, train_single
 
-TINY = dict(model="tiny", n_train=32, n_val=16, size=16, global_batch=8, epochs=2, lr=0.1)
-FLAGS = [f"--{key.replace('_', '-')}={value}" for key, value in TINY.items()]
+REPO = Path(__file__).resolve().parents[1]
+
+# A script of the kind lesson 04 writes, with the package's loop: every rank builds the same model and data.
+SCRIPT = textwrap.dedent("""
+    import sys
+    import torch
+    import torch.distributed as dist
+    from torch.utils.data import TensorDataset
+    from test_model import tiny_model
+    from transfer_lessons.training.distributed import train_ddp
+
+    dist.init_process_group("gloo")
+    images, labels = torch.load(sys.argv[1])
+    model = tiny_model()
+    history = train_ddp(model, TensorDataset(images, labels), global_batch=8, epochs=2, lr=0.1)
+    if dist.get_rank() == 0:
+        torch.save({"state": model.state_dict(), "history": history, "world_size": dist.get_world_size()}, sys.argv[2])
+    dist.destroy_process_group()
+""")
+MODEL = textwrap.dedent("""
+    import torch
+    from torch import nn
+
+    def tiny_model():
+        torch.manual_seed(0)  # the same weights on every rank
+        return nn.Sequential(nn.Conv2d(3, 8, 3, padding=1), nn.BatchNorm2d(8), nn.ReLU(),
+                             nn.Conv2d(8, 16, 3, stride=2, padding=1), nn.BatchNorm2d(16), nn.ReLU(),
+                             nn.AdaptiveAvgPool2d(1), nn.Flatten(), nn.Linear(16, 2))
+""")
+
+
+def _tiny_model() -> nn.Module:
+    namespace = {}
+    exec(MODEL, namespace)  # the same definition the ranks import
+    return namespace["tiny_model"]()
+
+
+def _max_diff(a: dict, b: dict) -> float:
+    assert set(a) == set(b), sorted(set(a) ^ set(b))
+    return max((a[k].double() - b[k].double()).abs().max().item() for k in a if a[k].numel())
 
 
 def test_shards_of_each_step_make_up_the_single_process_batch():
@@ -48,8 +83,8 @@ def test_shard_loader_refuses_unequal_shards_and_too_little_data():
 
 
 def test_ddp_without_a_process_group_names_the_fix():
-    train_set, _ = demo_data(8, 2, size=8)
-    for call in (lambda: train_ddp(demo_model("tiny"), train_set, global_batch=4),
+    train_set = TensorDataset(torch.zeros(8, 3, 8, 8), torch.zeros(8, dtype=torch.long))
+    for call in (lambda: train_ddp(_tiny_model(), train_set, global_batch=4),
                  lambda: shard_loader(train_set, 4)):
         with pytest.raises(TransferLessonsError) as info:
             call()
@@ -57,39 +92,29 @@ def test_ddp_without_a_process_group_names_the_fix():
             assert part in str(info.value), f"{part!r} not in {info.value}"
 
 
-@pytest.mark.timeout(120)
-def test_two_ddp_processes_equal_one_process_with_the_same_global_batch(tmp_path, one_thread):
-    printed = launch("-m transfer_lessons.training.distributed", "--out", tmp_path / "ddp.pt", *FLAGS, nproc=2)
-    ddp = load_checkpoint(tmp_path / "ddp.pt")  # torchrun, 2 processes, gloo on this machine
-    assert "world size 2, global batch 8" in printed
-    single = run_demo(tmp_path / "single.pt", **TINY)
-    assert (ddp["world_size"], ddp["per_rank_batch"], single["world_size"]) == (2, 4, 1)
-    moved = max_param_diff(ddp["state"], demo_model("tiny").state_dict())
+@pytest.mark.timeout(180)
+def test_two_ddp_processes_under_torchrun_equal_one_process(tmp_path, one_thread):
+    generator = torch.Generator().manual_seed(0)
+    images, labels = torch.randn(32, 3, 16, 16, generator=generator), torch.arange(32) % 2
+    torch.save((images, labels), tmp_path / "data.pt")
+    (tmp_path / "train.py").write_text(SCRIPT)
+    (tmp_path / "test_model.py").write_text(MODEL)
+    command = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node=2",
+               str(tmp_path / "train.py"), str(tmp_path / "data.pt"), str(tmp_path / "ddp.pt")]
+    env = {**os.environ, "OMP_NUM_THREADS": "1",
+           "PYTHONPATH": os.pathsep.join(filter(None, [str(REPO), os.environ.get("PYTHONPATH")]))}
+    done = subprocess.run(command, capture_output=True, text=True, timeout=150, env=env, cwd=tmp_path)
+    assert done.returncode == 0, done.stderr[-3000:]
+    ddp = torch.load(tmp_path / "ddp.pt", weights_only=True)
+    single_model = _tiny_model()
+    single = train_single(single_model, TensorDataset(images, labels), global_batch=8, epochs=2, lr=0.1)
+    assert ddp["world_size"] == 2
+    moved = _max_diff(ddp["state"], _tiny_model().state_dict())
     assert moved > 1e-3, f"the weights moved only {moved}: the comparison below would prove nothing"
-    diff = max_param_diff(ddp["state"], single["state"])
+    diff = _max_diff(ddp["state"], single_model.state_dict())
     assert diff <= 1e-5, f"DDP and single-process parameters differ by {diff}"
-    assert ddp["val_acc"] == single["val_acc"]
-    assert [r["loss"] for r in ddp["train"]] == pytest.approx([r["loss"] for r in single["train"]], abs=1e-5)
-    assert [r["images"] for r in ddp["train"]] == [32, 32], "every image once per epoch, over both ranks"
-    other = run_demo(**{**TINY, "global_batch": 16})  # another global batch: other steps
-    assert max_param_diff(other["state"], single["state"]) > 1e-3
-
-
-def test_main_without_torchrun_trains_one_process_and_writes_the_result(tmp_path, capsys, one_thread):
-    out = tmp_path / "single.pt"
-    flags = ["--model", "tiny", "--n-train", "16", "--n-val", "8", "--size", "16", "--global-batch", "8"]
-    assert main(["--out", str(out), *flags]) == 0
-    saved = load_checkpoint(out)
-    assert saved["world_size"] == 1 and saved["settings"]["global_batch"] == 8 and 0 <= saved["val_acc"] <= 1
-    assert "world size 1, global batch 8" in capsys.readouterr().out
-    assert main(["--out", str(tmp_path / "none.pt"), *flags[:-1], "64"]) == 2
-    err = capsys.readouterr().err
-    assert "fewer than one global batch of 64" in err and len(err.strip().splitlines()) == 1, err
-
-
-def test_max_param_diff_refuses_different_models():
-    assert max_param_diff(demo_model("tiny"), demo_model("tiny")) == 0.0
-    with pytest.raises(ValueError, match="different tensors"):
-        max_param_diff({"a": torch.zeros(2)}, {"b": torch.zeros(2)})
-    with pytest.raises(ValueError, match="shape"):
-        max_param_diff({"a": torch.zeros(2)}, {"a": torch.zeros(3)})
+    assert [r["loss"] for r in ddp["history"]] == pytest.approx([r["loss"] for r in single], abs=1e-5)
+    assert [r["images"] for r in ddp["history"]] == [32, 32], "every image once per epoch, over both ranks"
+    other = _tiny_model()
+    train_single(other, TensorDataset(images, labels), global_batch=16, epochs=2, lr=0.1)  # other steps
+    assert _max_diff(other.state_dict(), single_model.state_dict()) > 1e-3

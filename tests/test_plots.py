@@ -74,6 +74,19 @@ def test_plot_tradeoff_sizes_markers_and_highlights_the_front():
         plot_tradeoff({})
 
 
+def test_plot_tradeoffs_draws_one_panel_per_dataset():
+    from transfer_lessons.plots import tradeoffs
+
+    other = {name: {**row, "probe_acc": row["probe_acc"] / 2} for name, row in TABLE.items()}
+    fig = tradeoffs({"near": (TABLE, ["small", "big"]), "far": (other, ["small"])}, title="Backbones on each dataset")
+    assert fig._suptitle.get_text() == "Backbones on each dataset"
+    assert [ax.get_title() for ax in fig.axes] == ["near", "far"]
+    assert all("ms" in ax.get_xlabel() and "(%)" in ax.get_ylabel() for ax in fig.axes)
+    assert list(fig.axes[1].lines[0].get_ydata()) == pytest.approx([45.0]), "each panel its own front and accuracies"
+    with pytest.raises(ValueError, match="panel"):
+        tradeoffs({"near": ({}, [])})
+
+
 def test_plot_feature_pca_one_panel_per_projection():
     from transfer_lessons.plots import feature_pca as plot_feature_pca
 
@@ -156,7 +169,13 @@ def test_robustness_figures_are_labelled_and_reject_empty_input():
     from transfer_lessons.plots import attack_curves as plot_attack_curves
     from transfer_lessons.plots import reliability as plot_reliability
     from transfer_lessons.plots import roc as plot_roc
+    from transfer_lessons.plots import score_histograms as plot_score_histograms
 
+    fig = plot_score_histograms({"clean": torch.tensor([0.1, 0.2, 0.3, 0.4]), "FGSM": torch.tensor([0.5, 0.9])},
+                                threshold=0.25)
+    assert_labelled(fig, 1)
+    legend = [text.get_text() for text in fig.axes[0].get_legend().get_texts()]
+    assert "clean: 4, 50% above the threshold" in legend and "FGSM: 2, 100% above the threshold" in legend, legend
     fig = plot_attack_curves({"a": {0: 0.9, 4 / 255: 0.1}, "b": {0: 0.8, 4 / 255: 0.5}})
     assert_labelled(fig, 1)
     assert list(fig.axes[0].lines[0].get_xdata()) == pytest.approx([0, 4]), "ε drawn in grey levels"
@@ -166,7 +185,7 @@ def test_robustness_figures_are_labelled_and_reject_empty_input():
     logits = torch.tensor([[3.0, 0.0], [0.0, 2.0], [1.0, 0.5], [0.2, 0.1]])
     fig = plot_reliability({"model": reliability_bins(logits, torch.tensor([0, 1, 1, 0]))})
     assert_labelled(fig, 1)
-    for plot in (plot_attack_curves, plot_roc, plot_reliability):
+    for plot in (plot_attack_curves, plot_roc, plot_reliability, plot_score_histograms):
         with pytest.raises(ValueError, match="no"):
             plot({})
 

@@ -1,4 +1,4 @@
-"""Tests for transfer_lessons.robustness: attacks, squeezing detector, AUROC, calibration, corruptions, pickle demo."""
+"""Tests for transfer_lessons.evaluation's robustness: attacks, attack detectors, AUROC, corruptions."""
 
 from __future__ import annotations
 
@@ -16,7 +16,6 @@ from transfer_lessons.evaluation import (
     pgd,
     roc_auc,
     squeeze_score,
-    unsafe_pickle_demo,
 )
 from transfer_lessons.evaluation._robustness import _median_filter
 from transfer_lessons.models import IMAGENET_MEAN, IMAGENET_STD
@@ -217,21 +216,6 @@ def test_corruptions_refuse_normalised_images_and_unknown_names():
     message = str(info.value)
     assert all(name in message for name in CORRUPTIONS), f"message {message!r} does not list every corruption"
     assert "Did you mean 'gaussian_noise'?" in message, f"message {message!r} lacks the close match"
-
-
-def test_unsafe_pickle_demo_is_blocked_by_default(tmp_path):
-    result = unsafe_pickle_demo(tmp_path)
-    expected = {"blocked": True, "marker_created_by_safe_load": False, "marker_created_by_unsafe_load": None}
-    assert {k: result[k] for k in expected} == expected, f"{result}, expected {expected}"
-    assert "Unsupported global" in result["error"], f"error {result['error']!r} does not say what was refused"
-    assert not (tmp_path / "unpickled_code_ran.txt").exists(), "the marker exists though nothing unsafe ran"
-
-
-def test_unsafe_pickle_demo_runs_code_only_when_asked(tmp_path):
-    result = unsafe_pickle_demo(tmp_path, run_unsafe=True)
-    assert result["blocked"] and not result["marker_created_by_safe_load"], f"safe load not blocked: {result}"
-    assert result["marker_created_by_unsafe_load"] is True, f"unsafe load created no marker: {result}"
-    assert (tmp_path / "unpickled_code_ran.txt").exists(), "the marker file is missing after the unsafe load"
 
 
 def test_noise_score_separates_sign_noise_from_a_photo_like_image_and_misses_a_smooth_shift():

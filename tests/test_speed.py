@@ -75,12 +75,44 @@ def test_bench_rows_ratio_and_default_skips():
     assert "needs CUDA" in rows["fp16_channels_last"]["note"] and rows["fp16_channels_last"]["ratio"] is None
     assert "ask for it by name" in rows["channels_last_compile"]["note"], "compiling on a CPU is opt-in"
     assert result["min_ratio"] == min(r["ratio"] for r in result["rows"] if r["ratio"] is not None)
-    assert result["min_ratio"] >= 0.5, f"the package's loop at {result['min_ratio']:.2f}x the bare loop's speed"
+    # no speed bound here: a 16-pixel conv net steps in microseconds, so fixed per-call costs and a busy machine
+    # decide its ratio (0.66 to 0.91 while another process loaded both cores); the documented 0.95 bound is held on
+    # a real backbone in test_the_package_loop_keeps_the_documented_speed
     assert result["train_flops_per_image"] > 0 and result["peak_flops"] > 0
     assert set(result["versions"]) >= {"python", "torch", "timm"}
     table = format_bench(result)
     for part in ("device: cpu", "torch", "package/bare", "mfu", "lowest package/bare ratio", *VARIANTS):
         assert part in table, f"{part!r} not in the table:\n{table}"
+
+
+@pytest.mark.timeout(180)
+def test_the_package_loop_keeps_the_documented_speed():
+    """README and speed/_bench.py: the package's loop stays at 0.95x the bare loop's throughput or better. Held on
+    efficientnet_lite0 (randomly initialised), whose step is dominated by its ~200 layers' kernels as in a real run,
+    at 48 px so it fits a test: one step per timed call, 7 calls per loop, the loops taking turns, medians compared.
+    Timings on a shared 2-core machine are noisy (package/bare between 0.82 and 1.04 here while another process
+    loaded both cores); a loop that is really slower fails both of two independent measurements, a hiccup one."""
+    def measure():
+        return bench_training("efficientnet_lite0", batch=8, size=48, steps=1, repeats=7, warmup=1, device="cpu",
+                              variants=["fp32", "channels_last"])
+
+    results = [measure()]
+    if results[0]["min_ratio"] < 0.95:
+        results.append(measure())
+    for result in results:
+        assert [row["variant"] for row in result["rows"]] == ["fp32", "channels_last"]
+        assert all(row["note"] == "" and row["ratio"] > 0 for row in result["rows"]), result["rows"]
+    ratios = [{row["variant"]: round(row["ratio"], 3) for row in result["rows"]} for result in results]
+    assert results[-1]["min_ratio"] >= 0.95, f"package/bare throughput, per measurement: {ratios}"
+
+
+def test_time_call_calls_fn_warmup_plus_repeats_times():
+    from transfer_lessons.speed import time_call
+
+    calls = []
+    result = time_call(lambda: calls.append(1), warmup=1, repeats=3)
+    assert result["repeats"] == len(result["times"]) == 3
+    assert len(calls) == 1 + 3, f"{len(calls)} calls for 1 untimed and 3 timed ones"
 
 
 @pytest.mark.timeout(60)

@@ -1,8 +1,6 @@
-"""Tests for transfer_lessons.speedups: the decode-every-time baseline, throughput, the ladder's rules."""
+"""Tests for the speed ladder (transfer_lessons.speed): the decode-every-time baseline, throughput, the rules."""
 
 from __future__ import annotations
-
-import itertools
 
 import pytest
 import torch
@@ -14,7 +12,7 @@ from transfer_lessons.errors import UnknownName
 from transfer_lessons.speed import LADDER, measure_throughput, speed_ladder
 
 pytestmark = pytest.mark.usefixtures("one_thread")
-ROW_KEYS = {"variant", "change", "images_per_s", "speedup", "kept", "note", "setting"}
+ROW_KEYS = {"variant", "change", "images_per_s", "speedup", "helped", "note", "setting"}
 
 
 def tiny():
@@ -50,31 +48,55 @@ def test_measure_throughput_reads_on_and_counts_only_timed_steps():
         measure_throughput(model, batches, None, None, "cpu", steps=0)
 
 
-def test_ladder_rows_speedups_and_skips(images):
-    rows = speed_ladder(tiny, images, batch_size=4, steps=1, warmup=1, device="cpu", workers=0, progress=False)
-    assert [r["variant"] for r in rows] == list(LADDER)
+def test_ladder_rows_speedups_and_skips(images, monkeypatch):
+    from transfer_lessons.speed import _ladder
+
+    speeds = {"baseline": 10.0, "cached_data": 20.0, "workers": 15.0, "channels_last": 30.0, "bf16": 18.0,
+              "batch_size": 25.0}
+    measured = []
+
+    def fake_measure(make_model, dataset, setting, *args):
+        measured.append(setting)
+        changed = {k for k, v in setting.items() if v != _ladder._CACHED[k]}
+        names = [n for n, (_, update) in LADDER.items() if set(update) == changed and changed]
+        return 40.0 if len(changed) > 1 else speeds[names[0] if names else "cached_data"]
+
+    monkeypatch.setattr(_ladder, "_measure", fake_measure)
+    monkeypatch.setattr(_ladder, "skip_reason", lambda amp, *args: "skipped: needs CUDA" if amp == "fp16" else None)
+    rows = speed_ladder(tiny, images, batch_size=4, steps=1, warmup=1, device="cpu", workers=2, progress=False)
+    assert [r["variant"] for r in rows] == [*LADDER, "combined"]
     for row in rows:
         assert set(row) == ROW_KEYS, row
     by_name = {r["variant"]: r for r in rows}
-    assert by_name["baseline"]["speedup"] == 1.0 and by_name["baseline"]["kept"]
-    assert not by_name["baseline"]["setting"]["cached"] and by_name["cached_data"]["setting"]["cached"]
+    assert by_name["baseline"]["speedup"] == 1.0 and not by_name["baseline"]["setting"]["cached"]
     assert "CUDA" in by_name["fp16"]["note"] and by_name["fp16"]["images_per_s"] is None
-    assert "compile=False" in by_name["compile"]["note"] and not by_name["compile"]["kept"]
-    fastest = max(r["images_per_s"] for r in rows if r["images_per_s"])
-    assert any(r["kept"] and r["images_per_s"] == fastest for r in rows), "the fastest rung must be kept"
-    for row in rows:
-        if row["images_per_s"]:
-            assert row["speedup"] == pytest.approx(row["images_per_s"] / by_name["baseline"]["images_per_s"])
-    # each measured rung starts from the fastest setting before it: a dropped change is not carried on
-    for before, after in itertools.pairwise(rows):
-        if not before["kept"] and after["images_per_s"] is not None:
-            changed = {k for k, v in after["setting"].items() if before["setting"][k] != v}
-            assert changed <= set(LADDER[before["variant"]][1]) | set(LADDER[after["variant"]][1])
+    assert "compile=False" in by_name["compile"]["note"] and not by_name["compile"]["helped"]
+    # every rung is the cached data plus its own change, whatever the rungs before it measured
+    for name, (_, update) in LADDER.items():
+        setting = by_name[name]["setting"]
+        assert {k for k, v in setting.items() if v != _ladder._CACHED[k]} == set(update) - {"cached"} | (
+            {"cached"} if name == "baseline" else set()), name
+    assert [n for n, r in by_name.items() if r["helped"]] == ["channels_last", "batch_size"]
+    combined = by_name["combined"]["setting"]
+    assert combined["channels_last"] and combined["batch_factor"] == 2 and combined["workers"] == 0
+    assert by_name["combined"]["speedup"] == pytest.approx(4.0) and "channels_last, batch_size" in by_name[
+        "combined"]["change"]
+    assert len(measured) == 7, "all but fp16 (CUDA) and compile (not asked for) are timed, then the combination"
+
+
+def test_ladder_times_real_steps_and_combines_nothing_when_nothing_helped(images, monkeypatch):
+    rows = speed_ladder(tiny, images, batch_size=4, steps=1, warmup=1, device="cpu", workers=0, progress=False,
+                        rungs=["channels_last"])
+    assert [r["variant"] for r in rows][:3] == ["baseline", "cached_data", "channels_last"]
+    assert all(r["images_per_s"] > 0 for r in rows)
+    for row in rows[1:]:
+        assert row["speedup"] == pytest.approx(row["images_per_s"] / rows[0]["images_per_s"])
+    assert len(rows) == 3, "one change cannot be combined with anything"
 
 
 def test_ladder_runs_chosen_rungs_and_refuses_unknown_ones(images):
     rows = speed_ladder(tiny, images, batch_size=4, steps=1, device="cpu", rungs=["batch_size"], progress=False)
-    assert [r["variant"] for r in rows] == ["baseline", "batch_size"]
-    assert rows[1]["setting"]["batch_factor"] == 2
+    assert [r["variant"] for r in rows] == ["baseline", "cached_data", "batch_size"]
+    assert rows[2]["setting"]["batch_factor"] == 2 and rows[2]["setting"]["cached"]
     with pytest.raises(UnknownName, match="Did you mean 'channels_last'"):
         speed_ladder(tiny, images, batch_size=4, steps=1, device="cpu", rungs=["channel_last"], progress=False)

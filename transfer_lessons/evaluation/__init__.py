@@ -1,6 +1,6 @@
 """Evaluation: measuring a model — predictions, classification metrics, Grad-CAM, what frozen features are
 worth (linear probe, k-NN, zero-shot), detection metrics (IoU matching, precision, recall, AP), calibration,
-and robustness (attacks, attack detectors, corruptions, unsafe checkpoints).
+and robustness (attacks, attack detectors, corruptions).
 
 Below ``training``, which scores every epoch with it; above ``data`` and ``models``.
 """
@@ -8,19 +8,19 @@ Below ``training``, which scores every epoch with it; above ``data`` and ``model
 from ._calibration import apply_temperature, expected_calibration_error, fit_temperature, reliability_bins
 from ._classification import accuracy, confident_mistakes, confusion_matrix, per_class_report, predict_topk
 from ._detection import (Matches, average_precision, evaluate_detector, filter_detections, match_detections,
-                         missed_objects, precision_at, precision_recall, threshold_for_precision, to_device)
+                         missed_objects, precision_recall, to_device)
 from ._features import (FeatureSet, LinearProbe, backbone_features, clear_feature_cache, extract_features,
                         fit_linear_probe, imagenet_class_map, knn_accuracy, knn_predict, pca, zero_shot_accuracy,
                         zero_shot_predict)
 from ._gradcam import grad_cam
 from ._robustness import (CORRUPTIONS, accuracy_under_attack, corrupt, detector_scores, fgsm, noise_score, pgd, roc_auc,
-                          squeeze_score, unsafe_pickle_demo)
+                          squeeze_score)
 
 __all__ = ["apply_temperature", "expected_calibration_error", "fit_temperature", "reliability_bins", "accuracy",
            "confident_mistakes", "confusion_matrix", "per_class_report", "predict_topk", "Matches",
-           "average_precision", "evaluate_detector", "match_detections", "missed_objects", "precision_at",
-           "precision_recall", "threshold_for_precision", "to_device", "FeatureSet", "LinearProbe",
+           "average_precision", "evaluate_detector", "match_detections", "missed_objects", "precision_recall",
+           "to_device", "FeatureSet", "LinearProbe",
            "backbone_features", "clear_feature_cache", "extract_features", "fit_linear_probe", "imagenet_class_map",
            "knn_accuracy", "knn_predict", "pca", "zero_shot_accuracy", "zero_shot_predict", "grad_cam",
            "filter_detections", "CORRUPTIONS", "accuracy_under_attack", "corrupt", "detector_scores", "fgsm",
-           "noise_score", "pgd", "roc_auc", "squeeze_score", "unsafe_pickle_demo"]
+           "noise_score", "pgd", "roc_auc", "squeeze_score"]

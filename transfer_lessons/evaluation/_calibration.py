@@ -25,14 +25,10 @@ def _checked(logits, targets, caller: str):
 def expected_calibration_error(logits: torch.Tensor, targets: torch.Tensor, n_bins: int = 15) -> float:
     """Expected calibration error (Guo et al., ICML 2017): |confidence - accuracy| averaged over bins.
 
-    Args:
-        logits: [N, C] raw scores. targets: [N] labels. n_bins: equal-width confidence bins on [0, 1].
-    Returns:
-        ECE in [0, 1], bins weighted by count (torchmetrics, norm "l1"); 0 is perfectly calibrated.
-    Raises:
-        ValueError: the shapes do not match.
-    Example:
-        >>> expected_calibration_error(val_logits, val_targets)
+    Args: logits: [N, C] raw scores. targets: [N] labels. n_bins: equal-width confidence bins on [0, 1].
+    Returns: ECE in [0, 1], bins weighted by count (torchmetrics, norm "l1"); 0 is perfectly calibrated.
+    Raises: ValueError: the shapes do not match.
+    Example: ``expected_calibration_error(val_logits, val_targets)``
     Shown in lesson 05, *Is the model's confidence honest?*
     """
     logits, targets = _checked(logits, targets, "expected_calibration_error")
@@ -50,10 +46,8 @@ def reliability_bins(logits: torch.Tensor, targets: torch.Tensor, n_bins: int = 
     Returns:
         ``{"edges": n_bins + 1 floats, "confidence", "accuracy": n_bins floats, "count": n_bins ints}``;
         an empty bin's confidence and accuracy are NaN, so a plot leaves it blank.
-    Raises:
-        ValueError: the shapes do not match.
-    Example:
-        >>> bins = reliability_bins(val_logits, val_targets); ax.plot(bins["confidence"], bins["accuracy"])
+    Raises: ValueError: the shapes do not match.
+    Example: ``bins = reliability_bins(val_logits, val_targets); ax.plot(bins["confidence"], bins["accuracy"])``
     Shown in lesson 05, *Is the model's confidence honest?*
     """
     logits, targets = _checked(logits, targets, "reliability_bins")
@@ -72,14 +66,10 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
 
     LBFGS fits log T, so T stays positive. Dividing all logits by one number keeps every argmax,
     so accuracy is untouched. Fit on validation logits, never on the test set.
-    Args:
-        logits: [N, C] validation logits. targets: [N] labels.
-    Returns:
-        T; above 1 means the model was over-confident.
-    Raises:
-        ValueError: the shapes do not match, or the fit gave a non-finite T.
-    Example:
-        >>> calibrated = apply_temperature(test_logits, fit_temperature(val_logits, val_targets))
+    Args: logits: [N, C] validation logits. targets: [N] labels.
+    Returns: T; above 1 means the model was over-confident.
+    Raises: ValueError: the shapes do not match, or the fit gave a non-finite T.
+    Example: ``calibrated = apply_temperature(test_logits, fit_temperature(val_logits, val_targets))``
     Shown in lesson 05, *Temperature scaling*.
     """
     logits, targets = _checked(logits, targets, "fit_temperature")
@@ -102,14 +92,10 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``logits / temperature``: softer probabilities for T > 1, the same predicted classes.
 
-    Args:
-        logits: [N, C] raw scores. temperature: T from ``fit_temperature``.
-    Returns:
-        The scaled logits, same shape.
-    Raises:
-        ValueError: ``temperature`` is not a positive number.
-    Example:
-        >>> apply_temperature(torch.tensor([[2.0, 0.0]]), 2.0)  # tensor([[1., 0.]])
+    Args: logits: [N, C] raw scores. temperature: T from ``fit_temperature``.
+    Returns: The scaled logits, same shape.
+    Raises: ValueError: ``temperature`` is not a positive number.
+    Example: ``apply_temperature(torch.tensor([[2.0, 0.0]]), 2.0)  # tensor([[1., 0.]])``
     Shown in lesson 05, *Temperature scaling*.
     """
     if not (math.isfinite(temperature) and temperature > 0):

@@ -30,12 +30,9 @@ def accuracy(logits, targets) -> float:
     Args:
         logits: ``(N, C)`` class scores. targets: ``(N,)`` class indices, or ``(N, C)`` class probabilities
             (mixup and cutmix mix two images' labels; the class with the larger share counts as right).
-    Returns:
-        The fraction of rows whose highest score is the target class.
-    Raises:
-        ValueError: logits and targets hold different numbers of rows.
-    Example:
-        >>> accuracy(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))  # 0.5
+    Returns: The fraction of rows whose highest score is the target class.
+    Raises: ValueError: logits and targets hold different numbers of rows.
+    Example: ``accuracy(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))  # 0.5``
     Shown in plain PyTorch in lesson 02, *Fine-tuning*.
     """
     if logits.shape[0] != targets.shape[0]:
@@ -78,13 +75,11 @@ def confusion_matrix(logits, targets, num_classes: Optional[int] = None) -> torc
     Args:
         logits: ``[N, C]`` scores (the arg-max is the prediction) or ``[N]`` predicted labels.
         targets: ``[N]`` true class indices. num_classes: C; default the width of ``logits``, or largest label + 1.
-    Returns:
-        An int64 ``[C, C]`` tensor: row = true class, column = predicted; the diagonal holds the correct ones.
+    Returns: An int64 ``[C, C]`` tensor: row = true class, column = predicted; the diagonal holds the correct ones.
     Raises:
         ValueError: shapes or lengths disagree (the message names both shapes), 1-D float logits, or a label
             outside ``0..C-1``.
-    Example:
-        >>> confusion_matrix(out["logits"], out["targets"])  # out = evaluate(..., return_outputs=True)
+    Example: ``confusion_matrix(out["logits"], out["targets"])  # out = evaluate(..., return_outputs=True)``
     Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     if torch.as_tensor(logits).shape == (0,) and num_classes is None:
@@ -104,10 +99,8 @@ def per_class_report(logits, targets, classes: Sequence[str]) -> dict:
     Returns:
         ``{name: {"precision", "recall", "f1", "support"}}`` for every class, in order, then ``"macro"``: the
         plain mean over all C classes, support = N. Scores are floats in [0, 1]; support counts true images (int).
-    Raises:
-        ValueError: as for ``confusion_matrix``, or a class is named ``"macro"``.
-    Example:
-        >>> per_class_report(out["logits"], out["targets"], data.classes)["bees"]["recall"]
+    Raises: ValueError: as for ``confusion_matrix``, or a class is named ``"macro"``.
+    Example: ``per_class_report(out["logits"], out["targets"], data.classes)["bees"]["recall"]``
     Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     classes = [str(name) for name in classes]
@@ -134,8 +127,7 @@ def confident_mistakes(logits, targets, k: int = 6) -> list:
     Returns:
         A list of ``{"index", "true", "predicted", "confidence"}``: position in evaluation order, true and
         predicted class indices, softmax probability of the predicted class. Empty when nothing is wrong.
-    Raises:
-        ValueError: shapes disagree (``logits`` must be ``[N, C]`` here), or ``k < 0``.
+    Raises: ValueError: shapes disagree (``logits`` must be ``[N, C]`` here), or ``k < 0``.
     Example:
         >>> for m in confident_mistakes(out["logits"], out["targets"], k=4):
         ...     print(m["index"], data.classes[m["predicted"]], f"{m['confidence']:.0%}")
@@ -161,8 +153,7 @@ def predict_topk(model, image: Union[Image.Image, str, Path], k: int = 5, device
     Args:
         model: a 1000-class backbone from ``create_backbone``. image: a PIL image, or an image file's path.
         k: how many classes to return. device: where to run (default: the model's device).
-    Raises:
-        BadImage: the file cannot be decoded (the message names it).
+    Raises: BadImage: the file cannot be decoded (the message names it).
     Example:
         >>> predict_topk(create_backbone("efficientnet_lite0"), sample_photo("chelsea"))[0][0]  # 'tabby, tabby cat'
     Used in lesson 00, *A first taste*, and by ``python -m transfer_lessons predict``.

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
-from typing import Optional, Sequence
+from typing import Sequence
 
 import torch
 from torchvision.ops import box_iou, nms
@@ -44,12 +44,9 @@ def match_detections(predictions: Sequence[dict], targets: Sequence[dict], iou_t
         predictions: per image ``{"boxes", "scores"}`` (XYXY pixels), as a detector returns them.
         targets: per image ``{"boxes"}``, same images, same order. iou_threshold: overlap that finds an object.
         max_detections: most confident predictions kept per image (COCO: 100).
-    Returns:
-        ``Matches``. One class only (all labels are treated alike, as in PennFudan).
-    Raises:
-        ValueError: different numbers of predictions and targets.
-    Example:
-        >>> m = match_detections(outputs["predictions"], outputs["targets"])
+    Returns: ``Matches``. One class only (all labels are treated alike, as in PennFudan).
+    Raises: ValueError: different numbers of predictions and targets.
+    Example: ``m = match_detections(outputs["predictions"], outputs["targets"])``
     Shown in lesson 03, *Precision, recall and AP by hand*.
     """
     if len(predictions) != len(targets):
@@ -82,10 +79,8 @@ def precision_recall(matches: Matches) -> tuple[torch.Tensor, torch.Tensor, torc
     """Precision and recall after each prediction, most confident first, and its score.
 
     Keeping the predictions scored at least ``scores[k]`` gives ``precision[k]`` and ``recall[k]``.
-    Returns:
-        ``(precision, recall, scores)``, three equally long 1-D tensors.
-    Example:
-        >>> precision, recall, scores = precision_recall(matches)
+    Returns: ``(precision, recall, scores)``, three equally long 1-D tensors.
+    Example: ``precision, recall, scores = precision_recall(matches)``
     Shown in lesson 03, *Precision, recall and AP by hand*.
     """
     true_positives = matches.is_tp.double().cumsum(0)
@@ -99,8 +94,7 @@ def average_precision(precision: torch.Tensor, recall: torch.Tensor, levels: int
 
     Precision is made non-increasing (each point takes the best precision at any higher recall), read at
     ``levels`` recall values 0, 0.01, ..., 1 (a level no prediction reaches counts as precision 0), and averaged.
-    Example:
-        >>> average_precision(*precision_recall(matches)[:2])  # doctest: +SKIP
+    Example: ``average_precision(*precision_recall(matches)[:2])``
     Shown in lesson 03, *Precision, recall and AP by hand*.
     """
     if len(precision) == 0:
@@ -111,37 +105,11 @@ def average_precision(precision: torch.Tensor, recall: torch.Tensor, levels: int
     return float(read.mean())
 
 
-def precision_at(matches: Matches, score_threshold: float) -> tuple[float, float]:
-    """(precision, recall) when only predictions scored at least ``score_threshold`` are kept.
-
-    With no prediction kept, precision is 1 (nothing claimed, nothing wrong) and recall 0.
-    """
-    kept = matches.scores >= score_threshold
-    found = int(matches.is_tp[kept].sum())
-    return (found / int(kept.sum()) if kept.any() else 1.0), found / max(matches.num_objects, 1)
-
-
-def threshold_for_precision(matches: Matches, target: float) -> Optional[float]:
-    """Lowest score threshold reaching ``target`` precision (so the most recall there), or None.
-
-    Example:
-        >>> threshold_for_precision(matches, 0.9)  # doctest: +SKIP
-    Shown in lesson 03, *Choosing an operating point*.
-    """
-    precision, _, scores = precision_recall(matches)
-    # a threshold must keep all predictions with the same score: look only at the last of each tie
-    last_of_tie = torch.ones_like(scores, dtype=torch.bool)
-    last_of_tie[:-1] = scores[1:] != scores[:-1]
-    ok = ((precision >= target) & last_of_tie).nonzero()
-    return float(scores[ok[-1, 0]]) if len(ok) else None
-
-
 def missed_objects(predictions: Sequence[dict], targets: Sequence[dict], score_threshold: float = 0.5,
                    iou_threshold: float = 0.5) -> list[int]:
     """Per image, how many objects no kept prediction (score >= ``score_threshold``) found.
 
-    Example:
-        >>> worst = sorted(range(len(targets)), key=missed_objects(predictions, targets).__getitem__)[-3:]
+    Example: ``worst = sorted(range(len(targets)), key=missed_objects(predictions, targets).__getitem__)[-3:]``
     Shown in lesson 03, *The worst misses*.
     """
     kept = [{"boxes": p["boxes"][p["scores"] >= score_threshold], "scores": p["scores"][p["scores"] >= score_threshold]}
@@ -171,8 +139,7 @@ def evaluate_detector(model, loader, device, *, progress: bool = False, return_o
     Returns:
         ``{"map", "map_50", "map_75", "mar_100", "images", "seconds", "images_per_s"}`` (floats in
         [0, 1]; -1 where COCO defines none), plus ``"predictions"``, ``"targets"`` when asked.
-    Example:
-        >>> evaluate_detector(model, test_loader, "cpu")["map_50"]  # doctest: +SKIP
+    Example: ``evaluate_detector(model, test_loader, "cpu")["map_50"]``
     Shown in lesson 03, *Measuring a detector*.
     """
     require("pycocotools", "detection", "COCO mAP (evaluate_detector)")
@@ -203,8 +170,7 @@ def filter_detections(raw: dict, score_threshold: float, nms_iou: float) -> dict
     """Raw detector output minus boxes scored below ``score_threshold``, then NMS at ``nms_iou``.
 
     The detector's two last steps, applied by hand (NMS: ``torchvision.ops.nms``).
-    Example:
-        >>> kept = filter_detections(raw, score_threshold=0.5, nms_iou=0.5)  # doctest: +SKIP
+    Example: ``kept = filter_detections(raw, score_threshold=0.5, nms_iou=0.5)``
     Shown in lesson 03, *Non-maximum suppression*.
     """
     keep = raw["scores"] >= score_threshold

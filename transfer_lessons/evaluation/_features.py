@@ -50,10 +50,8 @@ def extract_features(model: nn.Module, images: Sequence[torch.Tensor], transform
         images: uint8 CHW tensors (e.g. ``data.val.cache``), any size. batch_size: images per forward pass.
         transform: maps one uint8 image to a float [3, S, S] tensor (``eval_transforms(...)``).
         device: where to run (default: where the model is).
-    Returns:
-        ``(features [N, D], logits [N, 1000])``, float32 on the CPU.
-    Example:
-        >>> feats, logits = extract_features(model, data.val.cache, eval_transforms(224))  # doctest: +SKIP
+    Returns: ``(features [N, D], logits [N, 1000])``, float32 on the CPU.
+    Example: ``feats, logits = extract_features(model, data.val.cache, eval_transforms(224))``
     Shown in plain PyTorch in lesson 01, *Backbone selection*.
     """
     model.eval()  # BatchNorm uses its running statistics, Dropout is off
@@ -87,8 +85,7 @@ def backbone_features(name: str, data, profile, pretrained: bool = True, normali
         profile: gives the input size (``probe_image_size``) and the batch size. device: default ``pick_device()``.
         pretrained: ImageNet weights (True) or random initialisation (False, seeded with 0).
         normalize: False skips the mean/std step (inputs stay in [0, 1]) — the classic bug.
-    Returns:
-        A ``FeatureSet``; the same object for the same arguments, while the process lives.
+    Returns: A ``FeatureSet``; the same object for the same arguments, while the process lives.
     Raises:
         UnknownName: unknown backbone.
         OfflineAssetMissing: pretrained weights not available offline.
@@ -154,12 +151,9 @@ def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: 
         weight_decay: L2 penalty ``weight_decay / 2 * ||W||^2``. With a few hundred images and ~1000 features the
             classes are linearly separable and unpenalised weights would grow without bound; 1.0 is strong, and
             in 5-fold cross-validation on hymenoptera's training images 1e-3 to 10 scored the same.
-    Returns:
-        A ``LinearProbe``; ``probe.accuracy(val_x, val_y)`` scores it.
-    Raises:
-        ValueError: features and labels differ in length, or there are no features.
-    Example:
-        >>> fit_linear_probe(fs.train, fs.train_labels).accuracy(fs.val, fs.val_labels)  # e.g. 0.93
+    Returns: A ``LinearProbe``; ``probe.accuracy(val_x, val_y)`` scores it.
+    Raises: ValueError: features and labels differ in length, or there are no features.
+    Example: ``fit_linear_probe(fs.train, fs.train_labels).accuracy(fs.val, fs.val_labels)  # e.g. 0.93``
     Shown in plain PyTorch in lesson 01, *Backbone selection*.
     """
     if len(features) == 0 or len(features) != len(labels):
@@ -190,10 +184,8 @@ def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, query:
     Args:
         train_features: ``[N, D]`` features with known labels. train_labels: ``[N]`` class indices.
         query: ``[M, D]`` features to classify. k: neighbours per query (capped at N).
-    Returns:
-        ``(predictions [M], similarities [M, k], neighbour indices [M, k])``, nearest first.
-    Example:
-        >>> pred, sims, idx = knn_predict(fs.train, fs.train_labels, fs.val, k=5)  # doctest: +SKIP
+    Returns: ``(predictions [M], similarities [M, k], neighbour indices [M, k])``, nearest first.
+    Example: ``pred, sims, idx = knn_predict(fs.train, fs.train_labels, fs.val, k=5)``
     Shown in plain PyTorch in lesson 01, *Backbone selection*.
     """
     k = min(k, len(train_features))
@@ -207,8 +199,7 @@ def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, query:
 def knn_accuracy(fs: FeatureSet, k: int = 5) -> float:
     """Cosine k-NN accuracy on a ``FeatureSet``'s val features, training features as the memory.
 
-    Example:
-        >>> knn_accuracy(backbone_features("efficientnet_lite0", data, profile))  # doctest: +SKIP
+    Example: ``knn_accuracy(backbone_features("efficientnet_lite0", data, profile))``
     Used in lesson 01, *Backbone selection*.
     """
     predictions = knn_predict(fs.train, fs.train_labels, fs.val, k=k)[0]
@@ -218,10 +209,8 @@ def knn_accuracy(fs: FeatureSet, k: int = 5) -> float:
 def pca(features: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Project features onto their ``k`` principal directions (SVD of the centred matrix).
 
-    Returns:
-        ``(projected [N, k], explained variance ratio [k])``. Signs of directions are arbitrary.
-    Example:
-        >>> xy, ratio = pca(torch.cat([fs.train, fs.val]))  # doctest: +SKIP
+    Returns: ``(projected [N, k], explained variance ratio [k])``. Signs of directions are arbitrary.
+    Example: ``xy, ratio = pca(torch.cat([fs.train, fs.val]))``
     Used in lesson 01, *Backbone selection*.
     """
     centred = features.float() - features.float().mean(dim=0)
@@ -239,12 +228,9 @@ def imagenet_class_map(classes: Sequence[str], labels: Optional[Sequence[str]] =
 
     A class ``ants`` matches an ImageNet label one of whose comma-separated synonyms is ``ants`` or its singular
     ``ant`` (so ``'ant, emmet, pismire'``, not ``'bee eater'``).
-    Args:
-        classes: the dataset's class names. labels: the 1000 ImageNet labels (default ``imagenet_labels()``).
-    Returns:
-        ``{dataset class index: [ImageNet indices]}``, only for classes that matched.
-    Example:
-        >>> imagenet_class_map(["ants", "bees"])  # {0: [310], 1: [309]}
+    Args: classes: the dataset's class names. labels: the 1000 ImageNet labels (default ``imagenet_labels()``).
+    Returns: ``{dataset class index: [ImageNet indices]}``, only for classes that matched.
+    Example: ``imagenet_class_map(["ants", "bees"])  # {0: [310], 1: [309]}``
     Used in lesson 01, *Backbone selection*.
     """
     if labels is None:
@@ -262,8 +248,7 @@ def imagenet_class_map(classes: Sequence[str], labels: Optional[Sequence[str]] =
 def zero_shot_predict(logits: torch.Tensor, class_map: dict[int, list[int]]) -> torch.Tensor:
     """Dataset-class predictions from ImageNet logits: per class, its best matching logit; then argmax.
 
-    Raises:
-        ValueError: ``class_map`` is empty.
+    Raises: ValueError: ``class_map`` is empty.
     Used in lesson 01, *Backbone selection*.
     """
     if not class_map:
@@ -276,10 +261,8 @@ def zero_shot_predict(logits: torch.Tensor, class_map: dict[int, list[int]]) -> 
 def zero_shot_accuracy(fs: FeatureSet, classes: Sequence[str]) -> Optional[float]:
     """Accuracy of the untouched ImageNet head on the val images, through ``imagenet_class_map``.
 
-    Returns:
-        The accuracy, or None when some dataset class has no ImageNet namesake (no zero-shot then).
-    Example:
-        >>> zero_shot_accuracy(backbone_features("efficientnet_lite0", data, profile), data.classes)  # doctest: +SKIP
+    Returns: The accuracy, or None when some dataset class has no ImageNet namesake (no zero-shot then).
+    Example: ``zero_shot_accuracy(backbone_features("efficientnet_lite0", data, profile), data.classes)``
     Shown in plain PyTorch in lesson 01, *Backbone selection*.
     """
     class_map = imagenet_class_map(classes)

@@ -57,14 +57,12 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target: Union[None, int, to
         target: the class to explain: None = each image's predicted class, an int for all, or an ``[N]`` tensor.
         layer: the module (or its dotted name, e.g. ``"layer4"``) whose ``[N, K, h, w]`` output to explain;
             default for timm models: the output of ``forward_features``.
-    Returns:
-        A float32 CPU tensor ``[N, H, W]`` with values in [0, 1].
+    Returns: A float32 CPU tensor ``[N, H, W]`` with values in [0, 1].
     Raises:
         RuntimeError: called inside ``torch.inference_mode()`` (``torch.no_grad()`` is fine).
         ValueError: images not ``[N, C, H, W]``, no ``layer`` for a non-timm model, a layer output that is not
             ``[N, K, h, w]``, or a ``target`` of the wrong length.
-    Example:
-        >>> fig = show_cam(images[:4], grad_cam(model, images[:4]), mean=card.mean, std=card.std)
+    Example: ``fig = show_cam(images[:4], grad_cam(model, images[:4]), mean=card.mean, std=card.std)``
     Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     if torch.is_inference_mode_enabled():

@@ -1,4 +1,4 @@
-"""Robustness of a classifier: adversarial attacks, an attack detector, corruptions, unsafe checkpoints.
+"""Robustness of a classifier: adversarial attacks, attack detectors, corruptions.
 
 Models take images normalised with their card's mean/std; attacks work in pixel space: de-normalise,
 perturb, clamp to [0, 1], re-normalise, so ``eps`` is in pixel units (``4/255``: four grey levels).
@@ -8,10 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import math
-import pickle
-import re
-from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence, Union
+from typing import Callable, Iterable, Optional, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -48,12 +45,9 @@ def fgsm(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, eps: flo
     Args:
         model: classifier of normalised images. images: normalised [N, 3, H, W]; targets: labels [N].
         eps: largest change per pixel, in pixel units (4/255). mean, std: the model's, from its card.
-    Returns:
-        Adversarial images, normalised like ``images``; ``eps=0`` gives an exact copy.
-    Raises:
-        ValueError: ``eps`` outside [0, 1].
-    Example:
-        >>> adversarial = fgsm(model, images, targets, 4 / 255, mean=card.mean, std=card.std)
+    Returns: Adversarial images, normalised like ``images``; ``eps=0`` gives an exact copy.
+    Raises: ValueError: ``eps`` outside [0, 1].
+    Example: ``adversarial = fgsm(model, images, targets, 4 / 255, mean=card.mean, std=card.std)``
     Shown in lesson 05, *Adversarial examples in one step*.
     """
     # FGSM is PGD's first step without the random start: one step of size eps from the clean image
@@ -69,12 +63,9 @@ def pgd(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, eps: floa
         model, images, targets, eps, mean, std: as for ``fgsm``. steps: gradient-sign steps.
         step_size: pixel change per step (default ``2.5 * eps / steps``, Madry et al.'s rule).
         random_start: begin at a uniform random point of the ball. generator: seeds it, for repeatability.
-    Returns:
-        Adversarial images, normalised; in pixel space within ``eps`` of ``images`` and in [0, 1].
-    Raises:
-        ValueError: ``eps`` outside [0, 1], ``steps`` < 1 or ``step_size`` <= 0.
-    Example:
-        >>> adversarial = pgd(model, images, targets, 4 / 255, mean=card.mean, std=card.std, steps=10)
+    Returns: Adversarial images, normalised; in pixel space within ``eps`` of ``images`` and in [0, 1].
+    Raises: ValueError: ``eps`` outside [0, 1], ``steps`` < 1 or ``step_size`` <= 0.
+    Example: ``adversarial = pgd(model, images, targets, 4 / 255, mean=card.mean, std=card.std, steps=10)``
     Shown in lesson 05, *A stronger attack: PGD*.
     """
     step_size = 2.5 * eps / max(steps, 1) if step_size is None else step_size
@@ -107,12 +98,9 @@ def accuracy_under_attack(model: nn.Module, loader: Iterable, attack: Callable, 
         model: the classifier, on ``device``. loader: yields normalised ``(images, targets)`` batches.
         attack: ``fgsm``, ``pgd`` or alike. eps_values: pixel units, 0 for clean. mean, std: the model's.
         device: where batches go. **attack_kwargs: passed on to ``attack`` (e.g. ``steps=20``).
-    Returns:
-        ``{eps: accuracy in [0, 1]}`` in the order of ``eps_values``.
-    Raises:
-        ValueError: ``loader`` is empty, or from ``attack``.
-    Example:
-        >>> accuracy_under_attack(model, val_loader, pgd, [0, 4/255], mean=card.mean, std=card.std)
+    Returns: ``{eps: accuracy in [0, 1]}`` in the order of ``eps_values``.
+    Raises: ValueError: ``loader`` is empty, or from ``attack``.
+    Example: ``accuracy_under_attack(model, val_loader, pgd, [0, 4/255], mean=card.mean, std=card.std)``
     Shown in lesson 05, *Accuracy against the attack budget*.
     """
     correct, seen = {eps: 0 for eps in eps_values}, 0
@@ -145,12 +133,9 @@ def squeeze_score(model: nn.Module, images: torch.Tensor, *, mean: Sequence[floa
     Args:
         model, images, mean, std: as for ``fgsm``.
         bits: bit depth kept, 1..8. median: side of the median window, >= 2. None skips that squeezer.
-    Returns:
-        [N] L1 distances of the softmaxes, max over squeezers, in [0, 2]; higher is more suspicious.
-    Raises:
-        ValueError: ``bits`` or ``median`` out of range, or both None.
-    Example:
-        >>> roc_auc(squeeze_score(model, clean, mean=m, std=s), squeeze_score(model, adv, mean=m, std=s))
+    Returns: [N] L1 distances of the softmaxes, max over squeezers, in [0, 2]; higher is more suspicious.
+    Raises: ValueError: ``bits`` or ``median`` out of range, or both None.
+    Example: ``roc_auc(squeeze_score(model, clean, mean=m, std=s), squeeze_score(model, adv, mean=m, std=s))``
     Shown in lesson 05, *Detecting attacks*.
     """
     if bits not in (None, *range(1, 9)) or not (median is None or median >= 2) or (bits, median) == (None, None):
@@ -179,12 +164,9 @@ def noise_score(images: torch.Tensor, *, mean: Sequence[float], std: Sequence[fl
     Args:
         images: normalised [N, 3, H, W]. mean, std: used to go back to pixels in [0, 1].
         quantile: which quantile of the per-pixel |Laplacian|, in (0, 1); low ones look at flat regions.
-    Returns:
-        [N] scores, in pixel units; higher is more suspicious.
-    Raises:
-        ValueError: ``quantile`` outside (0, 1), or images not [N, C, H, W] with H, W >= 3.
-    Example:
-        >>> roc_auc(noise_score(clean, mean=m, std=s), noise_score(attacked, mean=m, std=s))
+    Returns: [N] scores, in pixel units; higher is more suspicious.
+    Raises: ValueError: ``quantile`` outside (0, 1), or images not [N, C, H, W] with H, W >= 3.
+    Example: ``roc_auc(noise_score(clean, mean=m, std=s), noise_score(attacked, mean=m, std=s))``
     Shown in lesson 05, *Detecting attacks*.
     """
     if not 0 < quantile < 1:
@@ -205,8 +187,7 @@ def detector_scores(scores_clean, scores_attacked) -> tuple[torch.Tensor, torch.
 
     torchmetrics squashes scores outside [0, 1] with a sigmoid, which can tie large ones; a min-max rescale keeps
     the order, all that ROC curves and their area depend on. Used by ``roc_auc`` and ``plots.plot_roc``.
-    Raises:
-        ValueError: a set of scores is empty or not 1-D.
+    Raises: ValueError: a set of scores is empty or not 1-D.
     """
     clean, attacked = (torch.as_tensor(s).detach().cpu().double() for s in (scores_clean, scores_attacked))
     if clean.ndim != 1 or attacked.ndim != 1 or not len(clean) or not len(attacked):
@@ -220,14 +201,10 @@ def detector_scores(scores_clean, scores_attacked) -> tuple[torch.Tensor, torch.
 def roc_auc(scores_clean: torch.Tensor, scores_attacked: torch.Tensor) -> float:
     """Area under the ROC curve of a detector: P(attacked score > clean score), ties counting half.
 
-    Args:
-        scores_clean: detector scores [N] on clean images. scores_attacked: scores [M] on attacked ones.
-    Returns:
-        1.0 for perfect separation, 0.5 for chance, 0.0 when the detector is exactly backwards.
-    Raises:
-        ValueError: a set of scores is empty or not 1-D.
-    Example:
-        >>> roc_auc(torch.tensor([0.1, 0.2]), torch.tensor([0.8, 0.9]))
+    Args: scores_clean: detector scores [N] on clean images. scores_attacked: scores [M] on attacked ones.
+    Returns: 1.0 for perfect separation, 0.5 for chance, 0.0 when the detector is exactly backwards.
+    Raises: ValueError: a set of scores is empty or not 1-D.
+    Example: ``roc_auc(torch.tensor([0.1, 0.2]), torch.tensor([0.8, 0.9]))``
     Shown in lesson 05, *Detecting attacks*.
     """
     scores, labels = detector_scores(scores_clean, scores_attacked)
@@ -290,64 +267,13 @@ def corrupt(image: torch.Tensor, name: str, severity: int, generator: Optional[t
     Args:
         image: [3, H, W], uint8 or float pixels in [0, 1], not normalised. name: a key of ``CORRUPTIONS``.
         severity: an integer 1..5. generator: a ``torch.Generator`` making the noise repeatable.
-    Returns:
-        The corrupted image, same shape and dtype.
+    Returns: The corrupted image, same shape and dtype.
     Raises:
         UnknownName: ``name`` is not in ``CORRUPTIONS`` (the message lists them).
         ValueError: a severity outside 1..5, or not a [3, H, W] pixel tensor.
-    Example:
-        >>> noisy = corrupt(image, "gaussian_noise", 3, generator=torch.Generator().manual_seed(0))
+    Example: ``noisy = corrupt(image, "gaussian_noise", 3, generator=torch.Generator().manual_seed(0))``
     Shown in lesson 05, *Common corruptions*.
     """
     if name not in CORRUPTIONS:
         raise UnknownName("corruption", name, CORRUPTIONS, f"CORRUPTIONS: {', '.join(sorted(CORRUPTIONS))}")
     return CORRUPTIONS[name](image, severity, generator=generator)
-
-
-class _TouchOnUnpickle:
-    """Pickles as "call Path.touch(marker)": unpickling it creates one empty file, nothing else."""
-
-    def __init__(self, marker: Path):
-        self.marker = marker
-
-    def __reduce__(self):
-        return (Path.touch, (self.marker,))
-
-
-def unsafe_pickle_demo(tmp_dir: Union[str, Path], *, run_unsafe: bool = False) -> dict:
-    """Harmless demonstration that loading an untrusted checkpoint can run code.
-
-    A ``.pt`` file is a pickle, which may say "call this function with these arguments". This writes
-    ``tmp_dir/untrusted_checkpoint.pt`` whose only call is ``Path.touch(tmp_dir/unpickled_code_ran.txt)``,
-    creating one empty file (a real attacker's would run anything). ``torch.load(weights_only=True)``,
-    as in ``load_checkpoint``, refuses it; only ``run_unsafe=True`` then loads it with ``weights_only=False``.
-    Args:
-        tmp_dir: a scratch folder, created if missing; an old marker there is deleted first.
-        run_unsafe: also do the unsafe load (default False: nothing from the file is executed).
-    Returns:
-        ``{"blocked": bool, "marker_created_by_safe_load": bool, "marker_created_by_unsafe_load": bool or None
-        (not run), "error": the refusal's reason, "" if not blocked}``.
-    Raises:
-        OSError: ``tmp_dir`` cannot be written.
-    Example:
-        >>> unsafe_pickle_demo(tmp_path)["blocked"]  # True
-    Shown in lesson 05, *Untrusted checkpoints*.
-    """
-    tmp_dir = Path(tmp_dir)
-    tmp_dir.mkdir(parents=True, exist_ok=True)
-    marker, path = tmp_dir / "unpickled_code_ran.txt", tmp_dir / "untrusted_checkpoint.pt"
-    marker.unlink(missing_ok=True)
-    torch.save({"model": {"weight": torch.zeros(2)}, "payload": _TouchOnUnpickle(marker)}, path)
-    blocked, error = False, ""
-    try:
-        torch.load(path, map_location="cpu", weights_only=True)
-    except (pickle.UnpicklingError, RuntimeError) as exc:
-        blocked = True
-        found = re.search(r"Unsupported global: [^.]*", str(exc))
-        error = found.group(0) if found else str(exc).strip().splitlines()[0]
-    safe_created, unsafe_created = marker.exists(), None
-    if run_unsafe:
-        torch.load(path, map_location="cpu", weights_only=False)  # deliberately unsafe: the demo's point
-        unsafe_created = marker.exists()
-    return {"blocked": blocked, "marker_created_by_safe_load": safe_created,
-            "marker_created_by_unsafe_load": unsafe_created, "error": error}

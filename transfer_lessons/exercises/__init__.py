@@ -1,16 +1,20 @@
 """Exercises: the automatic checks at the end of every lesson. Each returns a verdict — "correct",
-"not yet" with a hint, or "not done yet" — and records it; it never raises, so an unsolved exercise
-does not stop a notebook. The solutions live apart, in ``notebooks/solutions/``.
+"not yet" with a hint (a nudge first, the method from the second try), or "not done yet" with what is
+expected — and records it; it never raises, so an unsolved exercise does not stop a notebook. The
+solutions live apart, in ``notebooks/solutions/``. One module per lesson; ``_verdict.py`` is what they share.
 
 Lesson support, the highest of its layer: checks compute the expected answers with the package itself.
 """
 
-from ._checks import (CHECKS, Verdict, check_budget_pick, check_cat_classes, check_detector_backbone,
-                      check_detector_threshold, check_ece, check_ensemble_accuracy, check_gflops, check_iou, check_mfu,
-                      check_normalize, check_pgd_step, check_precision_threshold, check_preprocessing,
-                      check_quantize_weight, check_recall, check_stem_lr, check_top1_label, check_trainable_count)
+from ._lesson00 import check_cat_classes, check_normalize, check_top1_label
+from ._lesson01 import check_budget_pick, check_gflops, check_preprocessing
+from ._lesson02 import check_recall, check_stem_lr, check_trainable_count
+from ._lesson03 import check_average_precision, check_detector_backbone, check_iou
+from ._lesson04 import check_ensemble_accuracy, check_mfu, check_quantize_weight
+from ._lesson05 import check_detector_threshold, check_ece, check_pgd_step
+from ._verdict import CHECKS, Verdict, exercise, is_number
 
-__all__ = ["CHECKS", "Verdict", "check_budget_pick", "check_cat_classes", "check_detector_backbone",
-           "check_detector_threshold", "check_ece", "check_ensemble_accuracy", "check_gflops", "check_iou", "check_mfu",
-           "check_normalize", "check_pgd_step", "check_precision_threshold", "check_preprocessing",
-           "check_quantize_weight", "check_recall", "check_stem_lr", "check_top1_label", "check_trainable_count"]
+__all__ = ["check_cat_classes", "check_normalize", "check_top1_label", "check_budget_pick", "check_gflops",
+           "check_preprocessing", "check_recall", "check_stem_lr", "check_trainable_count", "check_detector_backbone",
+           "check_iou", "check_average_precision", "check_ensemble_accuracy", "check_mfu", "check_quantize_weight",
+           "check_detector_threshold", "check_ece", "check_pgd_step", "CHECKS", "Verdict", "exercise", "is_number"]

@@ -5,12 +5,16 @@ Lesson support. ``tl.plots.roc({...})``, ``tl.plots.images([...])``: one functio
 lesson cell holds the idea, not twenty lines of matplotlib.
 """
 
-from ._charts import attack_curves, bars, confusion_matrix, feature_pca, reliability, roc, tradeoff
+from ._charts import (attack_curves, bars, confusion_matrix, feature_pca, reliability, roc, score_histograms,
+                      tradeoff, tradeoffs)
 from ._curves import data_efficiency, histories, history, lr_find, lr_schedule
 from ._detection import detections, draw_boxes, iou_histogram, pr_curves
+from ._diagrams import block_diagram
 from ._figure import LessonFigure, figure
 from ._images import cam, feature_map, images, retrieval
 
-__all__ = ["attack_curves", "bars", "confusion_matrix", "feature_pca", "reliability", "roc", "tradeoff",
-           "data_efficiency", "histories", "history", "lr_find", "lr_schedule", "detections", "draw_boxes",
-           "iou_histogram", "pr_curves", "LessonFigure", "figure", "cam", "feature_map", "images", "retrieval"]
+__all__ = ["attack_curves", "bars", "confusion_matrix", "feature_pca", "reliability", "roc", "score_histograms",
+           "tradeoff", "tradeoffs", "data_efficiency", "histories", "history", "lr_find", "lr_schedule",
+           "detections", "draw_boxes",
+           "iou_histogram", "pr_curves", "block_diagram", "LessonFigure", "figure", "cam", "feature_map", "images",
+           "retrieval"]

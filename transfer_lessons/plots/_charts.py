@@ -1,11 +1,12 @@
 """Charts of measured values: bars, accuracy-cost trade-offs, feature projections, confusion matrices,
-accuracy under attack, ROC curves and reliability diagrams; each a ``LessonFigure`` titled ``title``, axes with units.
+accuracy under attack, detector score histograms, ROC curves and reliability diagrams; each a ``LessonFigure``
+titled ``title``, axes with units.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Mapping, Sequence
+from typing import Mapping, Optional, Sequence
 
 import torch
 from matplotlib.figure import Figure
@@ -21,12 +22,9 @@ def bars(values: Mapping[str, float], title: str, ylabel: str) -> Figure:
     Args:
         values: name → number, drawn in the dict's order. title: the figure's title.
         ylabel: the value axis label, with its unit, e.g. ``"latency (ms per image)"``.
-    Returns:
-        A Figure with one axes.
-    Raises:
-        ValueError: ``values`` is empty.
-    Example:
-        >>> fig = tl.plots.bars({"frozen": 0.91, "fine-tuned": 0.95}, "Validation accuracy", "accuracy (fraction)")
+    Returns: A Figure with one axes.
+    Raises: ValueError: ``values`` is empty.
+    Example: ``fig = tl.plots.bars({"frozen": 0.91, "fine-tuned": 0.95}, "Validation accuracy", "accuracy (fraction)")``
     Shown in lesson 04, *Comparing backbones*.
     """
     if not values:
@@ -45,27 +43,8 @@ def bars(values: Mapping[str, float], title: str, ylabel: str) -> Figure:
     return fig
 
 
-def tradeoff(table: Mapping[str, Mapping], front: Sequence[str] = (), x: str = "latency_ms",
-                  y: str = "probe_acc", size: str = "params_m",
-                  title: str = "Accuracy against latency", ylabel: str = "accuracy (%)",
-                  xlabel: str = "latency at batch 1 (ms per image)") -> Figure:
-    """One marker per backbone at (latency, accuracy), its area growing with its parameter count.
-
-    Args:
-        table: name → row with numbers under ``x``, ``y``, ``size``. front: Pareto-front names (line-joined, filled).
-        x, y, size: row keys: cost (ms per image), score (fraction), parameters (millions). title, ylabel, xlabel: text.
-    Returns:
-        A Figure with one axes, each marker labelled with its name and size.
-    Raises:
-        ValueError: the table is empty.
-    Example:
-        >>> fig = tl.plots.tradeoff(table, front=tl.speed.pareto_front(points))
-    Shown in lesson 01, *Backbone selection*.
-    """
-    if not table:
-        raise ValueError("tradeoff: the table is empty; measure at least one backbone.")
-    fig = figure(7, 4.5)
-    ax = fig.subplots()
+def _draw_tradeoff(ax, table: Mapping[str, Mapping], front: Sequence[str], x: str, y: str, size: str) -> None:
+    """One marker per row of ``table`` on ``ax``; the front's members filled and joined."""
     for name, row in table.items():
         on_front = name in front
         ax.scatter(row[x], 100 * row[y], s=40 * float(row[size]), alpha=0.8 if on_front else 0.4,
@@ -77,9 +56,49 @@ def tradeoff(table: Mapping[str, Mapping], front: Sequence[str] = (), x: str = "
         ax.plot([table[n][x] for n in ordered], [100 * table[n][y] for n in ordered], "--",
                 color="tab:orange", label="Pareto front")
         ax.legend(loc="lower right")
-    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     ax.margins(0.25)
     ax.grid(alpha=0.3)
+
+
+def tradeoff(table: Mapping[str, Mapping], front: Sequence[str] = (), x: str = "latency_ms",
+             y: str = "probe_acc", size: str = "params_m",
+             title: str = "Accuracy against latency", ylabel: str = "accuracy (%)",
+             xlabel: str = "latency at batch 1 (ms per image)") -> Figure:
+    """One marker per backbone at (latency, accuracy), its area growing with its parameter count.
+
+    Args:
+        table: name → row with numbers under ``x``, ``y``, ``size``. front: Pareto-front names (line-joined, filled).
+        x, y, size: row keys: cost (ms per image), score (fraction), parameters (millions). title, ylabel, xlabel: text.
+    Returns: A Figure with one axes, each marker labelled with its name and size.
+    Raises: ValueError: the table is empty.
+    Example: ``fig = tl.plots.tradeoff(table, front=tl.speed.pareto_front(points))``
+    Shown in lesson 01, *Backbone selection*.
+    """
+    if not table:
+        raise ValueError("tradeoff: the table is empty; measure at least one backbone.")
+    fig = figure(7, 4.5)
+    ax = fig.subplots()
+    _draw_tradeoff(ax, table, front, x, y, size)
+    ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
+    return fig
+
+
+def tradeoffs(panels: Mapping[str, tuple], title: str = "Accuracy against latency", y: str = "probe_acc",
+              ylabel: str = "accuracy (%)", xlabel: str = "latency at batch 1 (ms per image)") -> Figure:
+    """``tradeoff`` side by side, one panel per dataset: the same backbones, each dataset's accuracy.
+
+    Args: panels: panel title → ``(table, front)`` as ``tradeoff`` takes them. y, title, ylabel, xlabel: as there.
+    Returns: A Figure with one axes per panel. Raises: ValueError: no panels, or an empty table.
+    Example: ``tl.plots.tradeoffs({"hymenoptera": (table_a, front_a), "pbc": (table_b, front_b)})``
+    Shown in lesson 01, *The decision, per dataset*.
+    """
+    if not panels or not all(table for table, _ in panels.values()):
+        raise ValueError("tradeoffs: give at least one panel, each with a non-empty table.")
+    fig = figure(6 * len(panels), 4.5)
+    for ax, (name, (table, front)) in zip(fig.subplots(1, len(panels), squeeze=False)[0], panels.items()):
+        _draw_tradeoff(ax, table, front, "latency_ms", y, "params_m")
+        ax.set(title=name, xlabel=xlabel, ylabel=ylabel)
+    fig.suptitle(title)
     return fig
 
 
@@ -90,12 +109,9 @@ def feature_pca(projections: Mapping[str, tuple], classes: Sequence[str],
     Args:
         projections: panel title → ``(xy [N, 2], labels [N])``, ``xy`` from ``tl.evaluation.pca``.
         classes: class names, indexed by label.
-    Returns:
-        A Figure with one axes per panel.
-    Raises:
-        ValueError: no projections.
-    Example:
-        >>> fig = tl.plots.feature_pca({"pretrained": (xy, y), "random init": (xy0, y)}, data.classes)
+    Returns: A Figure with one axes per panel.
+    Raises: ValueError: no projections.
+    Example: ``fig = tl.plots.feature_pca({"pretrained": (xy, y), "random init": (xy0, y)}, data.classes)``
     Shown in lesson 01, *Backbone selection*.
     """
     if not projections:
@@ -121,12 +137,9 @@ def confusion_matrix(matrix, classes: Sequence[str],
     Args:
         matrix: ``[C, C]`` counts (from ``tl.evaluation.confusion_matrix``), rows = true class.
         classes: the C class names, indexed by label.
-    Returns:
-        A Figure with one axes, each cell labelled with its count; right answers lie on the diagonal.
-    Raises:
-        ValueError: the matrix is not C x C for the C class names.
-    Example:
-        >>> fig = tl.plots.confusion_matrix(tl.evaluation.confusion_matrix(logits, targets), data.classes)
+    Returns: A Figure with one axes, each cell labelled with its count; right answers lie on the diagonal.
+    Raises: ValueError: the matrix is not C x C for the C class names.
+    Example: ``fig = tl.plots.confusion_matrix(tl.evaluation.confusion_matrix(logits, targets), data.classes)``
     Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     counts, n = torch.as_tensor(matrix).detach().cpu(), len(classes)
@@ -151,14 +164,10 @@ def confusion_matrix(matrix, classes: Sequence[str],
 def attack_curves(curves: Mapping[str, Mapping[float, float]], title: str = "Accuracy under attack") -> Figure:
     """Accuracy against the attack budget ε, one line per model (or attack).
 
-    Args:
-        curves: name → {ε in pixel units (4/255): accuracy in [0, 1]}; ε = 0 is the clean accuracy.
-    Returns:
-        A Figure with one axes; ε is shown in grey levels (ε × 255).
-    Raises:
-        ValueError: ``curves`` is empty.
-    Example:
-        >>> fig = tl.plots.attack_curves({"full": {0: 0.9, 4 / 255: 0.1}})
+    Args: curves: name → {ε in pixel units (4/255): accuracy in [0, 1]}; ε = 0 is the clean accuracy.
+    Returns: A Figure with one axes; ε is shown in grey levels (ε × 255).
+    Raises: ValueError: ``curves`` is empty.
+    Example: ``fig = tl.plots.attack_curves({"full": {0: 0.9, 4 / 255: 0.1}})``
     Shown in lesson 05, *Accuracy against the attack budget*.
     """
     if not curves:
@@ -178,14 +187,10 @@ def attack_curves(curves: Mapping[str, Mapping[float, float]], title: str = "Acc
 def roc(detectors: Mapping[str, tuple], title: str = "Detecting attacked images") -> Figure:
     """ROC curves of detectors: true-positive rate (attacked flagged) against false-positive rate.
 
-    Args:
-        detectors: name → (scores on clean images [N], on attacked images [M]); higher means "attacked".
-    Returns:
-        A Figure with one axes, with the chance diagonal; the legend gives each area under the curve.
-    Raises:
-        ValueError: ``detectors`` is empty.
-    Example:
-        >>> fig = tl.plots.roc({"noise": (clean_scores, attacked_scores)})
+    Args: detectors: name → (scores on clean images [N], on attacked images [M]); higher means "attacked".
+    Returns: A Figure with one axes, with the chance diagonal; the legend gives each area under the curve.
+    Raises: ValueError: ``detectors`` is empty.
+    Example: ``fig = tl.plots.roc({"noise": (clean_scores, attacked_scores)})``
     Shown in lesson 05, *Detecting attacks*.
     """
     if not detectors:
@@ -203,17 +208,42 @@ def roc(detectors: Mapping[str, tuple], title: str = "Detecting attacked images"
     return fig
 
 
+def score_histograms(scores: Mapping[str, torch.Tensor], threshold: Optional[float] = None,
+                     title: str = "Detector scores", xlabel: str = "score (higher: more suspicious)") -> Figure:
+    """Overlaid histograms of a detector's scores, one per set of images, and a threshold line.
+
+    Args: scores: name → scores [N], e.g. ``{"clean": c, "attacked": a}``. threshold: flag above it; the legend then
+        gives each set's share above it (false- and true-positive rates). title, xlabel: text, xlabel with units.
+    Returns: A Figure with one axes; image counts on the y axis.
+    Raises: ValueError: ``scores`` is empty.
+    Example: ``fig = tl.plots.score_histograms({"clean": c, "attacked": a}, threshold=0.01)``
+    Shown in lesson 05, *Detecting attacks*.
+    """
+    if not scores:
+        raise ValueError("score_histograms: no scores given.")
+    values = {name: torch.as_tensor(s).detach().cpu().double().flatten() for name, s in scores.items()}
+    every = torch.cat(list(values.values()))
+    low, high = float(every.min()), float(every.max())
+    fig = figure(6.5, 4)
+    ax = fig.subplots()
+    for name, v in values.items():
+        above = "" if threshold is None else f", {(v > threshold).double().mean():.0%} above the threshold"
+        ax.hist(v.numpy(), bins=30, range=(low, max(high, low + 1e-12)), alpha=0.55, label=f"{name}: {len(v)}{above}")
+    if threshold is not None:
+        ax.axvline(threshold, color="black", linestyle="--", label=f"threshold {threshold:.3g}: flagged right of it")
+    ax.set(title=title, xlabel=xlabel, ylabel="images")
+    ax.legend(fontsize=8)
+    ax.grid(alpha=0.3)
+    return fig
+
+
 def reliability(bins: Mapping[str, Mapping], title: str = "Reliability diagram") -> Figure:
     """Accuracy against confidence per confidence bin, one line per model; the diagonal is perfect.
 
-    Args:
-        bins: name → the dict of ``tl.evaluation.reliability_bins(...)``; empty bins (NaN) are left out.
-    Returns:
-        A Figure with one axes; marker area grows with the images in the bin.
-    Raises:
-        ValueError: ``bins`` is empty.
-    Example:
-        >>> fig = tl.plots.reliability({"before": tl.evaluation.reliability_bins(logits, targets)})
+    Args: bins: name → the dict of ``tl.evaluation.reliability_bins(...)``; empty bins (NaN) are left out.
+    Returns: A Figure with one axes; marker area grows with the images in the bin.
+    Raises: ValueError: ``bins`` is empty.
+    Example: ``fig = tl.plots.reliability({"before": tl.evaluation.reliability_bins(logits, targets)})``
     Shown in lesson 05, *Is the model's confidence honest?*
     """
     if not bins:

@@ -17,12 +17,9 @@ def history(history, title: str = "Training history") -> Figure:
     Args:
         history: a ``tl.training.History`` or a list of per-epoch dicts with ``epoch``, ``train_loss``,
             ``train_acc`` and optionally ``val_loss``, ``val_acc``.
-    Returns:
-        A Figure with two axes: loss (left) and accuracy in percent (right).
-    Raises:
-        ValueError: the history has no rows.
-    Example:
-        >>> fig = tl.plots.history(history)
+    Returns: A Figure with two axes: loss (left) and accuracy in percent (right).
+    Raises: ValueError: the history has no rows.
+    Example: ``fig = tl.plots.history(history)``
     Shown in lesson 02, *Fine-tuning*.
     """
     rows = list(history)
@@ -55,12 +52,9 @@ def histories(histories: Mapping[str, object], title: str = "Learning curves", m
     Args:
         histories: run name → ``History`` or per-epoch dicts. metric, metric_label, metric_title: the right panel's
             row key (a fraction, drawn in percent), axis label and title; e.g. ``"map_50"`` for AP50 (lesson 03).
-    Returns:
-        A Figure with two axes: training loss (left), the metric in percent (right).
-    Raises:
-        ValueError: no runs, or a run with no rows.
-    Example:
-        >>> fig = tl.plots.histories({"full": full_history, "linear_probe": probe_history})
+    Returns: A Figure with two axes: training loss (left), the metric in percent (right).
+    Raises: ValueError: no runs, or a run with no rows.
+    Example: ``fig = tl.plots.histories({"full": full_history, "linear_probe": probe_history})``
     Shown in lesson 02, *Fine-tuning strategies*.
     """
     if not histories:
@@ -90,14 +84,10 @@ def data_efficiency(curves: Mapping[str, Mapping[float, float]], train_images: i
                          title: str = "Accuracy against training-set size") -> Figure:
     """Validation accuracy against the fraction of training images used, one line per method.
 
-    Args:
-        curves: method → {fraction in (0, 1]: accuracy in [0, 1]}. train_images: images at fraction 1 (tick labels).
-    Returns:
-        A Figure with one axes: accuracy (%) against percent of the training set (log scale).
-    Raises:
-        ValueError: no curves.
-    Example:
-        >>> fig = tl.plots.data_efficiency({"pretrained": {0.1: 0.9, 1.0: 0.95}, "scratch": {0.1: 0.5}}, 245)
+    Args: curves: method → {fraction in (0, 1]: accuracy in [0, 1]}. train_images: images at fraction 1 (tick labels).
+    Returns: A Figure with one axes: accuracy (%) against percent of the training set (log scale).
+    Raises: ValueError: no curves.
+    Example: ``fig = tl.plots.data_efficiency({"pretrained": {0.1: 0.9, 1.0: 0.95}, "scratch": {0.1: 0.5}}, 245)``
     Shown in lesson 02, *Data efficiency*.
     """
     if not curves:
@@ -123,12 +113,9 @@ def data_efficiency(curves: Mapping[str, Mapping[float, float]], train_images: i
 def lr_schedule(lrs, title: str = "Learning-rate schedule") -> Figure:
     """The learning rate at every optimiser step.
 
-    Args:
-        lrs: a sequence of learning rates, or name → sequence, one line each (``{"backbone": [...], "head": [...]}``).
-    Returns:
-        A Figure with one axes: learning rate against optimiser step.
-    Example:
-        >>> fig = tl.plots.lr_schedule(tl.training.preview_schedule("cosine", total_steps=100, warmup_steps=10))
+    Args: lrs: a sequence of learning rates, or name → sequence, one line each (``{"backbone": [...], "head": [...]}``).
+    Returns: A Figure with one axes: learning rate against optimiser step.
+    Example: ``fig = tl.plots.lr_schedule(tl.training.preview_schedule("cosine", total_steps=100, warmup_steps=10))``
     Shown in lesson 02, *Fine-tuning*.
     """
     curves = dict(lrs) if isinstance(lrs, Mapping) else {"lr": list(lrs)}
@@ -146,14 +133,10 @@ def lr_schedule(lrs, title: str = "Learning-rate schedule") -> Figure:
 def lr_find(result: Mapping, title: str = "Learning-rate range test") -> Figure:
     """The loss against the learning rate from ``tl.training.lr_find``, with its suggested rate (if any) marked.
 
-    Args:
-        result: the dict ``lr_find`` returns (``lrs``, ``losses``, ``raw_losses``, ``suggestion``).
-    Returns:
-        A Figure with one axes, learning rate on a log scale: the smoothed loss, the raw loss faint behind it.
-    Raises:
-        ValueError: the result has no points (the very first loss was not finite).
-    Example:
-        >>> fig = tl.plots.lr_find(tl.training.lr_find(model, train_loader, nn.CrossEntropyLoss()))
+    Args: result: the dict ``lr_find`` returns (``lrs``, ``losses``, ``raw_losses``, ``suggestion``).
+    Returns: A Figure with one axes, learning rate on a log scale: the smoothed loss, the raw loss faint behind it.
+    Raises: ValueError: the result has no points (the very first loss was not finite).
+    Example: ``fig = tl.plots.lr_find(tl.training.lr_find(model, train_loader, nn.CrossEntropyLoss()))``
     Shown in lesson 02, *Finding a learning rate*.
     """
     lrs, losses, raw = list(result["lrs"]), list(result["losses"]), list(result["raw_losses"])

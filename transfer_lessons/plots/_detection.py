@@ -29,10 +29,8 @@ def draw_boxes(image: torch.Tensor, objects: Optional[torch.Tensor] = None, pred
     Args:
         image: CHW tensor. objects: ``(N, 4)`` XYXY boxes, drawn green, or None. width: line width in pixels.
         predictions: ``{"boxes", "scores"}`` or None; those scored >= ``score_threshold`` are drawn orange, with score.
-    Returns:
-        A uint8 CHW tensor.
-    Example:
-        >>> tl.plots.images([tl.plots.draw_boxes(image, target["boxes"], prediction)])  # doctest: +SKIP
+    Returns: A uint8 CHW tensor.
+    Example: ``tl.plots.images([tl.plots.draw_boxes(image, target["boxes"], prediction)])``
     Shown in lesson 03.
     """
     out = _uint8(image)
@@ -53,8 +51,7 @@ def detections(images: Sequence[torch.Tensor], targets: Optional[Sequence[dict]]
                     title: str = "Objects (green) and predictions (orange)") -> Figure:
     """A grid of images with their objects and predictions (see ``draw_boxes``).
 
-    Example:
-        >>> tl.plots.detections(images, targets, predictions, titles=["1 missed", "2 missed"])  # doctest: +SKIP
+    Example: ``tl.plots.detections(images, targets, predictions, titles=["1 missed", "2 missed"])``
     Shown in lesson 03.
     """
     drawn = [draw_boxes(image, targets[i]["boxes"] if targets else None,
@@ -66,8 +63,7 @@ def detections(images: Sequence[torch.Tensor], targets: Optional[Sequence[dict]]
 def pr_curves(curves: Mapping[str, tuple], title: str = "Precision against recall") -> Figure:
     """Precision-recall curves, one per name: ``name -> (precision, recall)`` (1-D, same length).
 
-    Example:
-        >>> tl.plots.pr_curves({"AP50 0.80": tl.evaluation.precision_recall(matches)[:2]})  # doctest: +SKIP
+    Example: ``tl.plots.pr_curves({"AP50 0.80": tl.evaluation.precision_recall(matches)[:2]})``
     Shown in lesson 03, *Precision, recall and AP by hand*.
     """
     if not curves:
@@ -86,11 +82,13 @@ def pr_curves(curves: Mapping[str, tuple], title: str = "Precision against recal
 def iou_histogram(ious: torch.Tensor, threshold: float = 0.5, title: str = "How well objects are found") -> Figure:
     """Histogram of IoUs (e.g. each object's best IoU with any prediction), with the threshold marked.
 
-    Example:
-        >>> tl.plots.iou_histogram(torch.cat(matches.best_iou))  # doctest: +SKIP
+    Raises: ValueError: no IoUs.
+    Example: ``tl.plots.iou_histogram(torch.cat(matches.best_iou))``
     Shown in lesson 03, *Where the detector fails*.
     """
     values = torch.as_tensor(ious).detach().cpu().float()
+    if values.numel() == 0:
+        raise ValueError("iou_histogram: no IoUs given (no objects?).")
     fig = figure(6, 3.5)
     ax = fig.subplots()
     ax.hist(values.tolist(), bins=20, range=(0, 1), color="tab:blue", alpha=0.8)

@@ -39,10 +39,8 @@ def images(images, titles: Optional[Sequence[str]] = None, mean=None, std=None,
         images: a ``(N, C, H, W)`` tensor, or a list of CHW tensors (uint8 0–255 or float), PIL images or HWC arrays.
         titles: one caption per image (e.g. class names), or None. ncols: images per row.
         mean, std: the per-channel values the images were normalised with; given both, it is undone for drawing.
-    Returns:
-        A Figure with one axes per image, axes hidden.
-    Raises:
-        ValueError: no images, or a different number of titles than images.
+    Returns: A Figure with a grid of axes (``ncols`` wide), one image in each, axes hidden.
+    Raises: ValueError: no images, or a different number of titles than images.
     Example:
         >>> images, labels = next(iter(loader))
         >>> fig = tl.plots.images(images[:8], [classes[i] for i in labels[:8]], mean=card.mean, std=card.std)
@@ -76,12 +74,9 @@ def retrieval(queries: Sequence, neighbours: Sequence[Sequence], query_labels: S
         queries: M query images (uint8 CHW tensors, PIL images or HWC arrays). neighbours: per query, nearest first.
         query_labels, neighbour_labels: their class indices. similarities: ``[M, k]`` cosine similarities.
         classes: class names, indexed by label.
-    Returns:
-        A Figure with ``M x (k + 1)`` axes, axes hidden.
-    Raises:
-        ValueError: no queries, or a query without neighbours.
-    Example:
-        >>> fig = tl.plots.retrieval(q_images, n_images, q_labels, n_labels, sims, data.classes)
+    Returns: A Figure with ``M x (k + 1)`` axes, axes hidden.
+    Raises: ValueError: no queries, or a query without neighbours.
+    Example: ``fig = tl.plots.retrieval(q_images, n_images, q_labels, n_labels, sims, data.classes)``
     Shown in lesson 01, *Backbone selection*.
     """
     if not queries or not all(len(row) for row in neighbours):
@@ -108,12 +103,9 @@ def retrieval(queries: Sequence, neighbours: Sequence[Sequence], query_labels: S
 def feature_map(image, feature_map, title: str = "Where the backbone responds") -> Figure:
     """An image beside its feature map (e.g. the channel-mean of the last stage), overlaid.
 
-    Args:
-        image: one image (uint8 CHW tensor, PIL image or HWC array). feature_map: ``[h, w]`` activations, any scale.
-    Returns:
-        A Figure with two axes, axes hidden.
-    Example:
-        >>> fig = tl.plots.feature_map(image, model.forward_features(x)[0].mean(0))
+    Args: image: one image (uint8 CHW tensor, PIL image or HWC array). feature_map: ``[h, w]`` activations, any scale.
+    Returns: A Figure with two axes, axes hidden.
+    Example: ``fig = tl.plots.feature_map(image, model.forward_features(x)[0].mean(0))``
     Shown in lesson 01, *Backbone selection*.
     """
     picture = _to_hwc(image, None, None)
@@ -140,12 +132,9 @@ def cam(images, cams, titles: Optional[Sequence[str]] = None, mean=None, std=Non
         images: a ``(N, 3, H, W)`` tensor or CHW tensors, as for ``images``. titles: one each (e.g. "bees, 97%").
         cams: ``N`` heat maps ``[h, w]`` in [0, 1] (from ``tl.evaluation.grad_cam``), stretched over the image.
         mean, std: the per-channel values the images were normalised with, to undo it.
-    Returns:
-        A Figure with one axes per image, axes hidden; 1 on the heat map is the strongest evidence.
-    Raises:
-        ValueError: no images, or a different number of heat maps or titles than images.
-    Example:
-        >>> fig = tl.plots.cam(images[:4], tl.evaluation.grad_cam(model, images[:4]), mean=card.mean, std=card.std)
+    Returns: A Figure with one axes per image, axes hidden; 1 on the heat map is the strongest evidence.
+    Raises: ValueError: no images, or a different number of heat maps or titles than images.
+    Example: ``fig = tl.plots.cam(images[:4], tl.evaluation.grad_cam(model, images[:4]), mean=card.mean, std=card.std)``
     Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     images, cams = list(images), list(cams)

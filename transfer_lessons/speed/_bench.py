@@ -44,8 +44,7 @@ def bare_train_loop(model: nn.Module, batches, optimizer, loss_fn, *, amp_dtype=
     Args:
         model, batches, optimizer, loss_fn: ``batches`` yields ``(images, targets)`` already on the device.
         amp_dtype: autocast dtype, or None (no autocast at all). scaler: a ``torch.amp.GradScaler`` (fp16), or None.
-    Example:
-        >>> bare_train_loop(model, [(images, targets)] * 10, optimizer, nn.CrossEntropyLoss())
+    Example: ``bare_train_loop(model, [(images, targets)] * 10, optimizer, nn.CrossEntropyLoss())``
     Shown in lesson 04, *Speed*.
     """
     model.train()
@@ -122,10 +121,8 @@ def bench_training(backbone: Union[str, Callable[[], nn.Module]] = "efficientnet
         "train_flops_per_image", "peak_flops", "peak_source", "rows", "min_ratio"}``; each row is ``{"variant",
         "package_images_per_s", "bare_images_per_s", "ratio", "speedup", "achieved_tflops", "mfu", "note"}``
         (numbers None where skipped; ``speedup`` is over the package's fp32 row).
-    Raises:
-        UnknownName: an unknown variant or backbone.
-    Example:
-        >>> print(format_bench(bench_training("efficientnet_lite0", batch=16, size=96, steps=2)))
+    Raises: UnknownName: an unknown variant or backbone.
+    Example: ``print(format_bench(bench_training("efficientnet_lite0", batch=16, size=96, steps=2)))``
     Shown in lesson 04, *Speed* and *Utilisation*.
     """
     device = pick_device(None if device in (None, "auto") else device)
@@ -168,8 +165,7 @@ def bench_training(backbone: Union[str, Callable[[], nn.Module]] = "efficientnet
 def format_bench(result: dict) -> str:
     """``bench_training``'s result as a text table with a header naming the device and versions.
 
-    Example:
-        >>> print(format_bench(result))  # doctest: +SKIP
+    Example: ``print(format_bench(result))``
     Shown in lesson 04, *Speed*.
     """
     def cell(value, spec, width):

@@ -38,12 +38,9 @@ def _input(model: nn.Module, input_size: int, batch_size: int, device=None) -> t
 def count_flops(model: nn.Module, input_size: int) -> int:
     """FLOPs of one forward pass on one ``input_size`` x ``input_size`` image (a multiply-add = 2).
 
-    Args:
-        model: any ``nn.Module`` taking ``[N, 3, S, S]`` images. input_size: square input side, pixels.
-    Returns:
-        The FLOP count for one image, as counted by ``FlopCounterMode``.
-    Example:
-        >>> count_flops(create_backbone("efficientnet_lite0", pretrained=False), 224) / 1e9  # 0.80...
+    Args: model: any ``nn.Module`` taking ``[N, 3, S, S]`` images. input_size: square input side, pixels.
+    Returns: The FLOP count for one image, as counted by ``FlopCounterMode``.
+    Example: ``count_flops(create_backbone("efficientnet_lite0", pretrained=False), 224) / 1e9  # 0.80...``
     Shown in plain PyTorch in lesson 01, *Backbone selection*.
     """
     model.eval()
@@ -61,10 +58,8 @@ def measure_latency(model: nn.Module, input_size: int, batch_size: int = 1, repe
         batch_size: images per forward pass (1: latency; larger: throughput).
         repeats: timed passes (``profile.bench_repeats``). warmup: untimed passes first.
         max_seconds: stop timing early once this much time is spent (at least 2 passes are timed).
-    Returns:
-        ``{"batch_size", "repeats", "ms_per_batch", "ms_per_image", "images_per_s"}``.
-    Example:
-        >>> measure_latency(model, 224, batch_size=1, repeats=10)["ms_per_batch"]  # doctest: +SKIP
+    Returns: ``{"batch_size", "repeats", "ms_per_batch", "ms_per_image", "images_per_s"}``.
+    Example: ``measure_latency(model, 224, batch_size=1, repeats=10)["ms_per_batch"]``
     Shown in plain PyTorch in lesson 01, *Backbone selection*.
     """
     device = next(model.parameters()).device
@@ -101,10 +96,8 @@ def peak_memory_mb(model: nn.Module, input_size: int, batch_size: int = 1) -> tu
     On CUDA: ``torch.cuda.max_memory_allocated`` minus what was allocated before. On Linux CPUs: the peak
     resident set (``VmHWM``, reset first) minus the resident set before. Elsewhere: the rise of ``ru_maxrss``,
     which stays 0 (reported as None) when the process already peaked higher earlier.
-    Returns:
-        ``(MiB or None, method)``.
-    Example:
-        >>> peak_memory_mb(model, 224, batch_size=32)  # e.g. (212.4, 'peak RSS rise (Linux /proc)')
+    Returns: ``(MiB or None, method)``.
+    Example: ``peak_memory_mb(model, 224, batch_size=32)  # e.g. (212.4, 'peak RSS rise (Linux /proc)')``
     Used in lesson 01, *Backbone selection*.
     """
     device = next(model.parameters()).device
@@ -141,8 +134,7 @@ def describe_backbone(name: str) -> dict:
     Returns:
         ``{"name", "input_size", "params_m", "gflops", "imagenet_top1", "license", "weights"}``, where
         ``weights`` says whether pretrained weights can be had now (``weights_status``).
-    Example:
-        >>> describe_backbone("efficientnet_lite0")["params_m"]  # 4.65...
+    Example: ``describe_backbone("efficientnet_lite0")["params_m"]  # 4.65...``
     Used in lesson 01, *Backbone selection*.
     """
     card = get_card(name)
@@ -158,10 +150,8 @@ def benchmark_backbone(model: nn.Module, input_size: int, profile) -> dict:
     Args:
         model: the backbone, on the device to measure. input_size: square input side, pixels.
         profile: gives ``bench_repeats`` and ``batch_size``.
-    Returns:
-        ``{"latency_ms", "images_per_s", "peak_mem_mb", "mem_method", "repeats"}``.
-    Example:
-        >>> benchmark_backbone(create_backbone("efficientnet_lite0"), 224, get_profile("cpu"))  # doctest: +SKIP
+    Returns: ``{"latency_ms", "images_per_s", "peak_mem_mb", "mem_method", "repeats"}``.
+    Example: ``benchmark_backbone(create_backbone("efficientnet_lite0"), 224, get_profile("cpu"))``
     Shown step by step in lesson 01, *Backbone selection*.
     """
     memory, method = peak_memory_mb(model, input_size, profile.batch_size)  # before timing's buffers
@@ -174,12 +164,9 @@ def benchmark_backbone(model: nn.Module, input_size: int, profile) -> dict:
 def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
     """Names of the points no other point beats on both cost (lower) and score (higher).
 
-    Args:
-        points: name → ``(cost, score)``, e.g. ``(latency_ms, accuracy)``.
-    Returns:
-        The Pareto-optimal names, cheapest first.
-    Example:
-        >>> pareto_front({"a": (1, 0.8), "b": (2, 0.9), "c": (3, 0.85)})  # ['a', 'b']
+    Args: points: name → ``(cost, score)``, e.g. ``(latency_ms, accuracy)``.
+    Returns: The Pareto-optimal names, cheapest first.
+    Example: ``pareto_front({"a": (1, 0.8), "b": (2, 0.9), "c": (3, 0.85)})  # ['a', 'b']``
     Shown in plain Python in lesson 01, *Backbone selection*.
     """
     def dominated(name):
@@ -192,8 +179,7 @@ def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
 def best_under_budget(points: Mapping[str, tuple[float, float]], budget: float) -> Optional[str]:
     """The highest-scoring name whose cost is within ``budget`` (cheaper wins a tie), or None.
 
-    Example:
-        >>> best_under_budget({"a": (1, 0.8), "b": (2, 0.9)}, budget=1.5)  # 'a'
+    Example: ``best_under_budget({"a": (1, 0.8), "b": (2, 0.9)}, budget=1.5)  # 'a'``
     Used in lesson 01, *Backbone selection*.
     """
     within = [n for n, (cost, _) in points.items() if cost <= budget]
@@ -206,10 +192,8 @@ def detector_latency(model, images, device=None, *, warmup: int = 2) -> float:
 
     Each image is timed on its own (``time_call``), after ``warmup`` untimed passes, so the number
     includes the detector's own resizing and box post-processing, as in deployment.
-    Args:
-        model: a torchvision detector. images: CHW tensors (at least one). device: None picks one.
-    Example:
-        >>> detector_latency(model, [image for image, _ in data.test][:10])  # doctest: +SKIP
+    Args: model: a torchvision detector. images: CHW tensors (at least one). device: None picks one.
+    Example: ``detector_latency(model, [image for image, _ in data.test][:10])``
     Shown in lesson 03, *Speed*.
     """
     device = pick_device(device)

@@ -51,12 +51,9 @@ def export_onnx(model: nn.Module, path: Union[str, Path], image_size: int, *, op
         model: a classifier taking ``[N, 3, S, S]`` images; it is copied, not changed.
         path: the ``.onnx`` file to write (atomically). image_size: ``S``, the side of the example input.
         opset: the ONNX operator set.
-    Returns:
-        ``path`` as a ``Path``.
-    Raises:
-        MissingExtra: onnx or onnxruntime are not installed (``pip install 'transfer-lessons[deploy]'``).
-    Example:
-        >>> export_onnx(model, "model.onnx", 160)
+    Returns: ``path`` as a ``Path``.
+    Raises: MissingExtra: onnx or onnxruntime are not installed (``pip install 'transfer-lessons[deploy]'``).
+    Example: ``export_onnx(model, "model.onnx", 160)``
     Shown in lesson 04, *Smaller and faster models*.
     """
     _onnx()
@@ -108,10 +105,8 @@ def quantize_onnx(fp32_path: Union[str, Path], int8_path: Union[str, Path], cali
     Returns:
         ``{"path", "quantized", "float", "reduce_range"}``: the file, how many Conv/Gemm nodes have int8
         weights, and the names of those left in float.
-    Raises:
-        MissingExtra: onnx or onnxruntime are not installed (``pip install 'transfer-lessons[deploy]'``).
-    Example:
-        >>> quantize_onnx("lite2.onnx", "lite2_int8.onnx", calibration_images)["quantized"]  # 64: all but the stem
+    Raises: MissingExtra: onnx or onnxruntime are not installed (``pip install 'transfer-lessons[deploy]'``).
+    Example: ``quantize_onnx("lite2.onnx", "lite2_int8.onnx", calibration_images)["quantized"]  # 64: all but the stem``
     Shown in lesson 04, *Smaller and faster models*.
     """
     onnx, _ = _onnx()
@@ -149,8 +144,7 @@ def onnx_predict(path: Union[str, Path], images: torch.Tensor, *, batch_size: in
                  threads: Optional[int] = None) -> torch.Tensor:
     """Logits of an ONNX classifier for ``images`` (``[N, 3, S, S]``), run by ONNX Runtime on the CPU.
 
-    Example:
-        >>> onnx_predict("model_int8.onnx", val_images).argmax(1)
+    Example: ``onnx_predict("model_int8.onnx", val_images).argmax(1)``
     Shown in lesson 04, *Smaller and faster models*.
     """
     session = _session(path, threads)
@@ -161,8 +155,7 @@ def onnx_predict(path: Union[str, Path], images: torch.Tensor, *, batch_size: in
 def onnx_accuracy(path: Union[str, Path], images: torch.Tensor, targets: torch.Tensor, **kwargs) -> float:
     """Top-1 accuracy of an ONNX classifier on ``images`` and integer ``targets`` (``onnx_predict``'s kwargs).
 
-    Example:
-        >>> onnx_accuracy("model_int8.onnx", val_images, val_targets)
+    Example: ``onnx_accuracy("model_int8.onnx", val_images, val_targets)``
     Shown in lesson 04, *Smaller and faster models*.
     """
     return (onnx_predict(path, images, **kwargs).argmax(1) == targets.cpu()).float().mean().item()
@@ -176,10 +169,8 @@ def onnx_latency(path: Union[str, Path], image_size: int, *, batch_size: int = 1
         path: an ONNX classifier. image_size: side of the random input, pixels.
         batch_size: images per inference (1: the latency a single request sees).
         repeats, warmup: timed and untimed runs. threads: intra-op threads (None: as many as PyTorch uses).
-    Returns:
-        ``{"batch_size", "repeats", "ms_per_batch", "ms_per_image", "images_per_s"}`` (as ``measure_latency``).
-    Example:
-        >>> onnx_latency("model_int8.onnx", 160, repeats=20)["ms_per_batch"]
+    Returns: ``{"batch_size", "repeats", "ms_per_batch", "ms_per_image", "images_per_s"}`` (as ``measure_latency``).
+    Example: ``onnx_latency("model_int8.onnx", 160, repeats=20)["ms_per_batch"]``
     Shown in lesson 04, *Smaller and faster models*.
     """
     session = _session(path, threads)
@@ -194,8 +185,7 @@ def onnx_latency(path: Union[str, Path], image_size: int, *, batch_size: int = 1
 def file_size_mb(path: Union[str, Path]) -> float:
     """Size of a file in megabytes (10^6 bytes).
 
-    Example:
-        >>> file_size_mb("model_int8.onnx")
+    Example: ``file_size_mb("model_int8.onnx")``
     Shown in lesson 04, *Smaller and faster models*.
     """
     return Path(path).stat().st_size / 1e6

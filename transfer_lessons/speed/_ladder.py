@@ -2,14 +2,16 @@
 
 ``speed_ladder`` times the training loop (``train_one_epoch``) fed by a real ``DataLoader``, so data loading
 counts, as images per second over ``steps`` batches after ``warmup`` untimed ones (the first steps pay for
-memory allocation, kernel choice, worker start-up, compilation). Each rung adds one change to the fastest
-setting found so far, and keeps it only if it was faster; a rung that cannot run here, or would take minutes,
-is skipped with the reason:
+memory allocation, kernel choice, worker start-up, compilation). Every rung is the cached-data setting plus one
+change, so each speed-up is that change's alone; lesson 04 times the same rungs by hand, one cell each. A last
+row, ``combined``, puts together every change that was faster than the cached data. A rung that cannot run here,
+or would take minutes, is skipped with the reason:
 
 ==============  ====================================================================================
 baseline        every image decoded from its JPEG at every access (``DecodingImageDataset``, what
                 torchvision's ``ImageFolder`` does), no worker processes, NCHW layout, fp32, eager
-cached_data     images decoded once and kept in memory (``data.DecodedImageCache``)
+cached_data     images decoded once and kept in memory (``data.DecodedImageCache``): every rung below
+                starts from this setting
 workers         ``workers`` DataLoader processes prepare batches while the model trains (pinned
                 memory on CUDA, for asynchronous copies)
 channels_last   NHWC memory layout for the model and its inputs
@@ -39,10 +41,10 @@ from ..runtime import pick_device, seed_everything
 from ..training import AMP_DTYPES, train_one_epoch
 from ._timing import skip_reason
 
-# rung -> (what it changes, the setting it changes); applied in this order.
+# rung -> (what it changes, the setting it changes from the cached data's); measured in this order.
 LADDER = {
-    "baseline": ("JPEG decoded at every access, 0 workers, NCHW, fp32, eager", {}),
-    "cached_data": ("decoded-image cache", {"cached": True}),
+    "baseline": ("JPEG decoded at every access, 0 workers, NCHW, fp32, eager", {"cached": False}),
+    "cached_data": ("decoded-image cache", {}),
     "workers": ("DataLoader worker processes", {"workers": None}),
     "channels_last": ("channels-last memory layout", {"channels_last": True}),
     "bf16": ("bfloat16 autocast", {"amp": "bf16"}),
@@ -52,7 +54,7 @@ LADDER = {
 }
 
 
-_BASE = {"cached": False, "workers": 0, "channels_last": False, "amp": None, "compile": False, "batch_factor": 1}
+_CACHED = {"cached": True, "workers": 0, "channels_last": False, "amp": None, "compile": False, "batch_factor": 1}
 
 
 def _batches(loader):
@@ -71,12 +73,9 @@ def measure_throughput(model: nn.Module, batches, optimizer, loss_fn, device, *,
             the timed steps include loading their batches.
         steps: timed steps; warmup: untimed steps first.
         **train_kwargs: passed to ``train_one_epoch`` (``channels_last``, ``amp_dtype``, ``bn_mode``...).
-    Returns:
-        Images per second over the timed steps (the clock waits for the device at both ends).
-    Raises:
-        ValueError: ``steps`` is below 1.
-    Example:
-        >>> measure_throughput(model, itertools.cycle(batches), optimizer, nn.CrossEntropyLoss(), "cpu", steps=5)
+    Returns: Images per second over the timed steps (the clock waits for the device at both ends).
+    Raises: ValueError: ``steps`` is below 1.
+    Example: ``measure_throughput(model, itertools.cycle(batches), optimizer, nn.CrossEntropyLoss(), "cpu", steps=5)``
     Shown in plain PyTorch in lesson 04, *Speed*.
     """
     if steps < 1:
@@ -110,10 +109,22 @@ def _measure(make_model, dataset, setting, device, batch_size, steps, warmup, lr
         batches.close()  # ends the loader's pass: its worker processes exit now, not at garbage collection
 
 
+def _combined(rows: list[dict]) -> Optional[dict]:
+    """The cached-data setting with every change that was faster than it (the faster of bf16 and fp16), or None
+    when fewer than two changes helped (nothing to combine)."""
+    helped = sorted((r for r in rows if r["helped"]), key=lambda r: r["images_per_s"])  # the faster one wins
+    if len(helped) < 2:
+        return None
+    setting = dict(_CACHED)
+    for row in helped:
+        setting.update({k: v for k, v in row["setting"].items() if v != _CACHED[k]})
+    return setting
+
+
 def speed_ladder(make_model: Callable[[], nn.Module], dataset: CachedImageDataset, *, batch_size: int, steps: int,
                  warmup: int = 1, device=None, workers: Optional[int] = None, compile: bool = False,
                  lr: float = 1e-3, bn_mode: str = "frozen", rungs=None, progress: bool = True) -> list[dict]:
-    """Training throughput on real data, one change at a time, each kept only if it was faster.
+    """Training throughput on real data, one change at a time, then every change that helped, together.
 
     Args:
         make_model: returns a fresh model whose trainable parameters are set (e.g. a linear probe:
@@ -125,40 +136,41 @@ def speed_ladder(make_model: Callable[[], nn.Module], dataset: CachedImageDatase
         compile: measure the ``compile`` rung (minutes of compiling on a CPU). progress: print one line per rung.
         lr: AdamW learning rate of the timed steps (speed does not depend on it).
         bn_mode: as for ``train_one_epoch`` (``"frozen"`` for a linear probe).
-        rungs: names from ``LADDER`` to run, in its order (None: all); ``baseline`` always runs.
+        rungs: names from ``LADDER`` to run, in its order (None: all); ``baseline`` and ``cached_data`` always run.
     Returns:
-        One dict per rung: ``{"variant", "change", "images_per_s", "speedup", "kept", "note", "setting"}``;
-        ``speedup`` is over the baseline, ``images_per_s`` None where skipped.
-    Raises:
-        UnknownName: an unknown rung name.
+        One dict per rung, then ``combined`` when two or more changes helped: ``{"variant", "change",
+        "images_per_s", "speedup", "helped", "note", "setting"}``; ``speedup`` is over the baseline, ``helped``
+        says whether the change was faster than the cached data alone, ``images_per_s`` is None where skipped.
+    Raises: UnknownName: an unknown rung name.
     Example:
         >>> rows = speed_ladder(make_probe, data.train, batch_size=32, steps=6)
         >>> {r["variant"]: r["speedup"] for r in rows}
-    Shown in lesson 04, *Speed*.
+    Reproduces in one call the table lesson 04 times by hand, one cell per rung (*Where the time goes*).
     """
     device = pick_device(device)
     workers = min(4, os.cpu_count() or 1) if workers is None else workers
-    chosen = ["baseline", *[name for name in LADDER if name != "baseline" and (rungs is None or name in rungs)]]
     for name in rungs or ():  # before minutes of timing, not after
         if name not in LADDER:
             raise UnknownName("speed rung", name, LADDER, "transfer_lessons.speed.LADDER")
-    best, rows = dict(_BASE), []
-    for name in chosen:
-        change, update = LADDER[name]
-        setting = {**best, **{k: (workers if k == "workers" else v) for k, v in update.items()}}
+    chosen = [name for name in LADDER if name in ("baseline", "cached_data") or rungs is None or name in rungs]
+    rows = []
+
+    def run(name, change, setting):
         note = ("skipped: not asked for (compile=False); compiling takes minutes on a CPU"
                 if setting["compile"] and not compile else skip_reason(setting["amp"], False, device))
         speed = None if note else _measure(make_model, dataset, setting, device, batch_size, steps, warmup, lr, bn_mode)
         base = rows[0]["images_per_s"] if rows else speed
-        fastest = max((r["images_per_s"] for r in rows if r["kept"]), default=0.0)
-        kept = speed is not None and speed > fastest
-        if kept:
-            best = setting
-        rows.append({"variant": name, "change": change, "images_per_s": speed,
-                     "speedup": speed / base if speed else None, "kept": kept,
-                     "note": note or ("" if kept else "not faster: dropped"), "setting": setting})
+        cached = rows[1]["images_per_s"] if len(rows) > 1 else speed
+        helped = name not in ("baseline", "cached_data", "combined") and speed is not None and speed > cached
+        rows.append({"variant": name, "change": change, "images_per_s": speed, "helped": helped,
+                     "speedup": speed / base if speed else None, "note": note or "", "setting": setting})
         if progress:
-            shown = f"{speed:8.1f} img/s  {speed / base:5.2f}x" if speed else note
-            print(f"{name:<14} {shown}{'' if kept or not speed else '  (not faster: dropped)'}")
-    return rows
+            print(f"{name:<14} " + (f"{speed:8.1f} img/s  {speed / base:5.2f}x" if speed else note))
 
+    for name in chosen:
+        change, update = LADDER[name]
+        run(name, change, {**_CACHED, **{k: (workers if k == "workers" else v) for k, v in update.items()}})
+    combined = _combined(rows)
+    if combined is not None:
+        run("combined", "every change that helped: " + ", ".join(r["variant"] for r in rows if r["helped"]), combined)
+    return rows

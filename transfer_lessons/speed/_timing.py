@@ -8,7 +8,6 @@ training throughput, detector latency, ONNX Runtime, matmul peaks.
 
 from __future__ import annotations
 
-import logging
 import platform
 import statistics
 import time
@@ -17,14 +16,6 @@ from typing import Callable, Optional
 import torch
 
 from ..runtime import synchronize
-
-# torch.utils.benchmark imports cpp_extension, which logs a CUDA_HOME warning on machines that have a
-# CUDA toolkit but no GPU: noise in every lesson's output, so it is silenced for that one import.
-_LOG = logging.getLogger("torch.utils.cpp_extension")
-_LEVEL, _ = _LOG.level, _LOG.setLevel(logging.ERROR)
-from torch.utils import benchmark  # noqa: E402
-
-_LOG.setLevel(_LEVEL)
 
 
 def time_call(fn: Callable[[], object], *, device="cpu", warmup: int = 1, repeats: int = 5,
@@ -37,24 +28,20 @@ def time_call(fn: Callable[[], object], *, device="cpu", warmup: int = 1, repeat
         fn: the work to time, e.g. ``lambda: model(x)``. device: where ``fn`` queues its work (the clock waits).
         warmup, repeats: untimed and timed calls (at least one timed).
         max_seconds: stop timing early once this much time is spent (at least 2 calls are timed).
-    Returns:
-        ``{"median_s", "times", "repeats"}``: seconds per call.
-    Example:
-        >>> time_call(lambda: torch.ones(100).sum(), repeats=3)["repeats"]  # 3
+    Returns: ``{"median_s", "times", "repeats"}``: seconds per call.
+    Example: ``time_call(lambda: torch.ones(100).sum(), repeats=3)["repeats"]  # 3``
     Shown in plain PyTorch in lesson 01, *Cost on this machine*.
     """
     device = torch.device(device)
-
-    def clock() -> float:
-        synchronize(device)
-        return time.perf_counter()
-
-    timer = benchmark.Timer(stmt="fn()", globals={"fn": fn}, timer=clock, num_threads=torch.get_num_threads())
     for _ in range(warmup):
         fn()
     times, start = [], time.perf_counter()
     for _ in range(max(1, repeats)):
-        times.append(timer.timeit(1).median)
+        synchronize(device)  # start on an idle device...
+        begin = time.perf_counter()
+        fn()
+        synchronize(device)  # ...and stop when it is done
+        times.append(time.perf_counter() - begin)
         if max_seconds is not None and len(times) >= 2 and time.perf_counter() - start > max_seconds:
             break
     return {"median_s": statistics.median(times), "times": times, "repeats": len(times)}

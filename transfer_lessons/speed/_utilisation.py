@@ -50,10 +50,8 @@ def train_flops_per_image(model: nn.Module, input_size: Union[int, tuple], batch
         model: a classifier; it is copied, so its gradients and BatchNorm statistics stay as they are.
         input_size: square image side (inputs ``[N, 3, S, S]``), or one input's shape as a tuple.
         batch: images in the counted step (the count is divided by it).
-    Returns:
-        FLOPs per image (a multiply-add = 2).
-    Example:
-        >>> train_flops_per_image(nn.Linear(5, 3), (5,))  # 60: forward 2*5*3 + weight gradient 2*5*3
+    Returns: FLOPs per image (a multiply-add = 2).
+    Example: ``train_flops_per_image(nn.Linear(5, 3), (5,))  # 60: forward 2*5*3 + weight gradient 2*5*3``
     Shown in lesson 04, *Utilisation*.
     """
     copied = copy.deepcopy(model).cpu().float().train()
@@ -70,8 +68,7 @@ def train_flops_per_image(model: nn.Module, input_size: Union[int, tuple], batch
 def achieved_flops(images_per_s: float, flops_per_image: float) -> float:
     """FLOP/s the model's arithmetic needs at a measured throughput: ``images_per_s * flops_per_image``.
 
-    Example:
-        >>> achieved_flops(100, 2e9)  # 200000000000.0
+    Example: ``achieved_flops(100, 2e9)  # 200000000000.0``
     Shown in lesson 04, *Utilisation*.
     """
     return float(images_per_s) * float(flops_per_image)
@@ -91,10 +88,8 @@ def peak_flops(device=None, *, size: int = 2048, repeats: int = 3) -> tuple[floa
         device: ``"cpu"``, ``"cuda"``... (None: ``pick_device()``).
         size, repeats: the matrix side and the timed products of a measurement (on unknown GPUs the side is at
             least 8192, so that the GPU is busy long enough to time).
-    Returns:
-        ``(flop_per_s, source)``, e.g. ``(9.89e14, "NVIDIA H100 80GB HBM3: datasheet, dense bf16")``.
-    Example:
-        >>> peak_flops("cpu")[1]  # 'measured float32 matmul, 2048 x 2048, 2 threads'
+    Returns: ``(flop_per_s, source)``, e.g. ``(9.89e14, "NVIDIA H100 80GB HBM3: datasheet, dense bf16")``.
+    Example: ``peak_flops("cpu")[1]  # 'measured float32 matmul, 2048 x 2048, 2 threads'``
     Shown in lesson 04, *Utilisation*.
     """
     device = pick_device(device) if device is None or isinstance(device, str) else torch.device(device)
@@ -114,10 +109,8 @@ def peak_flops(device=None, *, size: int = 2048, repeats: int = 3) -> tuple[floa
 def mfu(images_per_s: float, flops_per_image: float, peak: float) -> float:
     """Model FLOPs utilisation: ``achieved_flops(images_per_s, flops_per_image) / peak``.
 
-    Raises:
-        ValueError: ``peak`` is not positive.
-    Example:
-        >>> mfu(100, 2e9, 1e12)  # 0.2
+    Raises: ValueError: ``peak`` is not positive.
+    Example: ``mfu(100, 2e9, 1e12)  # 0.2``
     Shown in lesson 04, *Utilisation*.
     """
     if not peak > 0:
