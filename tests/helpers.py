@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import timm
+import torch
 from matplotlib.figure import Figure
 from PIL import Image
 from torch import nn
@@ -62,3 +63,30 @@ def assert_labelled(fig, n_axes: int):
         assert ax.get_title() or fig.get_suptitle(), "an axes has no title"
         if ax.axison:
             assert ax.get_ylabel(), f"axes {ax.get_title()!r} has no y label"
+
+
+def box(x, y, w=20.0, h=40.0):
+    """An XYXY box with its top-left corner at (x, y)."""
+    return [x, y, x + w, y + h]
+
+
+def detection_scene(seed: int, images: int = 12):
+    """Per image, objects and predictions that find most of them (jittered), miss some, and add false ones;
+    returns ``(predictions, targets)``, seeded by ``seed``."""
+    g = torch.Generator().manual_seed(seed)
+    predictions, targets = [], []
+    for _ in range(images):
+        n = int(torch.randint(1, 5, (1,), generator=g))
+        corners = torch.rand(n, 2, generator=g) * 150
+        objects = torch.cat([corners, corners + 20 + torch.rand(n, 2, generator=g) * 40], 1)
+        found = objects[torch.rand(n, generator=g) < 0.8]  # some missed
+        jitter = found + torch.randn(found.shape, generator=g) * 6
+        false = torch.rand(int(torch.randint(0, 3, (1,), generator=g)), 2, generator=g) * 150
+        false = torch.cat([false, false + 30], 1)
+        boxes = torch.cat([jitter, false])
+        boxes = torch.cat([boxes[:, :2], torch.maximum(boxes[:, 2:], boxes[:, :2] + 1)], 1)
+        scores = torch.cat([0.3 + 0.7 * torch.rand(len(jitter), generator=g),
+                            0.6 * torch.rand(len(false), generator=g)])
+        predictions.append({"boxes": boxes, "scores": scores, "labels": torch.ones(len(boxes), dtype=torch.int64)})
+        targets.append({"boxes": objects, "labels": torch.ones(n, dtype=torch.int64)})
+    return predictions, targets

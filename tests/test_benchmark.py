@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import os
+from pathlib import Path
+
 import pytest
 from helpers import tiny_net
 from torch import nn
@@ -33,6 +36,13 @@ def test_peak_memory_is_a_size_or_an_honest_none():
     memory, method = peak_memory_mb(tiny_net(), 64, batch_size=8)
     assert isinstance(method, str) and method
     assert memory is None or memory >= 0, memory
+    assert (memory is None) == method.startswith("not measurable"), (memory, method)
+    if not os.access("/proc/self/clear_refs", os.W_OK) or not Path("/proc/self/status").exists():
+        pytest.skip(f"no Linux /proc peak-RSS reset here: measured by {method!r}, which may honestly read 0 or None")
+    assert method == "peak RSS rise (Linux /proc)", method
+    # the first convolution's output alone is 8 x 8 x 64 x 64 float32 = 1 MiB of new memory, written during the pass
+    activation_mib = 8 * 8 * 64 * 64 * 4 / 2**20
+    assert memory >= activation_mib / 2, f"{memory} MiB: a forward pass must raise the peak resident set"
 
 
 @pytest.mark.timeout(240)

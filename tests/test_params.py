@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+import torch
 from helpers import lite0, tiny_net
 from torch import nn
 
@@ -105,18 +106,42 @@ def test_set_batchnorm_eval_frozen_only_spares_trainable_layers():
     assert modes["bn2"] and not modes["bn1"], "conv_head's BN (trainable) should train, the stem's should not"
 
 
+@pytest.mark.usefixtures("one_thread")
 def test_train_mode_puts_batchnorm_in_the_mode_asked_for():
+    """The modes, and the statistics themselves: after a forward pass in train mode, the BatchNorm layers bn_mode
+    freezes hold their running mean and variance, and the others have moved theirs towards the batch's."""
     from transfer_lessons.errors import UnknownName
     from transfer_lessons.models import train_mode
 
     model = lite0()
     freeze_backbone(model)
     unfreeze_backbone(model, last_stages=1)
+    bns = {name: m for name, m in model.named_modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)}
+    trainable = {name for name, m in bns.items() if any(p.requires_grad for p in m.parameters(recurse=False))}
+    assert 0 < len(trainable) < len(bns), "the test needs both frozen and trainable BatchNorm layers"
+    should_move = {"train": set(bns), "frozen_layers": trainable, "frozen": set()}
+    batch = torch.randn(2, 3, 32, 32, generator=torch.Generator().manual_seed(0))
     modes = {}
     for bn_mode in ("train", "frozen_layers", "frozen"):
         train_mode(model.eval(), bn_mode)
-        bns = {name: m.training for name, m in model.named_modules() if isinstance(m, nn.BatchNorm2d)}
-        modes[bn_mode] = (bns["bn1"], bns["bn2"], model.training)
+        flags = {name: m.training for name, m in bns.items()}
+        modes[bn_mode] = (flags["bn1"], flags["bn2"], model.training)
+        before = {name: (m.running_mean.clone(), m.running_var.clone(), int(m.num_batches_tracked))
+                  for name, m in bns.items()}
+        with torch.no_grad():
+            model(batch)
+        moved = set()
+        for name, m in bns.items():
+            mean, var, count = before[name]
+            changed = not (torch.equal(m.running_mean, mean) or torch.equal(m.running_var, var))
+            kept = torch.equal(m.running_mean, mean) and torch.equal(m.running_var, var)
+            assert changed or kept, (bn_mode, name, "the mean moved without the variance, or the reverse")
+            assert changed == (int(m.num_batches_tracked) == count + 1), (bn_mode, name, "count and stats disagree")
+            if changed:
+                moved.add(name)
+        assert moved == should_move[bn_mode], (bn_mode, "moved but should not / should but did not:",
+                                               sorted(moved - should_move[bn_mode]),
+                                               sorted(should_move[bn_mode] - moved))
     assert modes == {"train": (True, True, True), "frozen_layers": (False, True, True),
                      "frozen": (False, False, True)}, modes
     with pytest.raises(UnknownName, match="bn_mode"):

@@ -33,7 +33,7 @@ from .errors import TransferLessonsError
 from .evaluation import evaluate_detector, predict_topk
 from .models import (build_detector, count_parameters, create_backbone, get_card, get_strategy, imagenet_labels,
                      list_backbones, list_strategies)
-from .recording import claim, record, say
+from .recording import claim, headline, record, say
 from .runtime import get_profile, pick_device, seed_everything
 from .training import FitOptions, evaluate, fine_tune, fit, fit_detector, load_model, save_model, train_one_epoch
 
@@ -53,7 +53,7 @@ __all__ = [
     # training, and the one-call recipe
     "fit", "FitOptions", "train_one_epoch", "evaluate", "fine_tune", "save_model", "load_model", "fit_detector",
     # in a lesson
-    "record", "say", "claim", "doctor_report",
+    "record", "say", "claim", "headline", "doctor_report",
     # errors (every one: tl.errors)
     "TransferLessonsError",
 ]

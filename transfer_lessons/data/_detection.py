@@ -19,6 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import tv_tensors
+from torchvision.ops import masks_to_boxes
 from torchvision.transforms import v2
 
 from ..assets import AssetSource, resolve_dataset
@@ -52,11 +53,7 @@ def _mask_records(root: Path) -> list[dict]:
         if len(ids) == 0:
             raise DataError(f"Mask {mask_path} marks no objects (all pixels 0). "
                             "Fix: paint each object with its own id 1..N, or remove the image.")
-        boxes = []
-        for ident in ids:
-            ys, xs = np.nonzero(mask == ident)
-            boxes.append([xs.min(), ys.min(), xs.max(), ys.max()])
-        boxes = torch.tensor(boxes, dtype=torch.float32)
+        boxes = masks_to_boxes(torch.from_numpy(mask[None] == ids[:, None, None])).to(torch.float32)
         _check_boxes(boxes, size[0], size[1], f"Mask {mask_path}")
         records.append(dict(image=image_path, mask=mask_path, ids=ids, boxes=boxes,
                             labels=torch.ones(len(ids), dtype=torch.int64)))
@@ -99,15 +96,10 @@ class DetectionDataset(Dataset):
     ``target`` holds ``boxes`` (float [N, 4], x1 y1 x2 y2 pixels), ``labels`` (int64 [N], 1..K), ``masks`` (uint8 [N, H,
     W], mask layout only), ``image_id``, ``area`` and ``iscrowd``. ``classes[0]`` is ``"__background__"``, so
     ``len(classes)`` is torchvision's ``num_classes``. Every file is checked when the dataset is built, so errors appear
-    before training starts.
-    Args:
-        root: dataset folder. transforms: optional ``v2`` transform of ``(image, target)``; boxes, masks follow flips.
+    before training starts. ``transforms``: a ``v2`` transform of ``(image, target)``; boxes and masks follow flips.
     Raises:
         DatasetLayoutError: neither layout is found, or a mask is missing.
         DataError: a mask differs in size from its image, marks nothing, or a box is empty or outside the image.
-    Example:
-        >>> image, target = DetectionDataset(root)[0]; target["boxes"].shape  # doctest: +SKIP
-        torch.Size([2, 4])
     Used in lesson 03.
     """
 
@@ -176,15 +168,9 @@ def load_detection(name_or_path="pennfudan", *, min_size: int = 320, train_image
         name_or_path: ``"pennfudan"``, ``"synthetic_detection"`` or your own folder (either layout).
         min_size: shorter image side after resizing, pixels (boxes and masks are resized too).
         train_images: cap on training images (None = all the rest). seed: fixes the split.
-        test_images: images held out for testing; at most half of the dataset. progress: download progress bar.
-        allow_synthetic: fall back to generated figures (with a warning) when the data can't be had.
-    Returns:
-        ``DetectionData(train, test, classes, source)``; images are float32 in [0, 1].
-    Raises:
-        DatasetLayoutError, DataError: see ``DetectionDataset``. AssetError: see ``resolve_dataset``.
-    Example:
-        >>> data = load_detection("pennfudan", min_size=320); len(data.test), data.classes  # doctest: +SKIP
-        (50, ['__background__', 'pedestrian'])
+        test_images: images held out for testing; at most half of the dataset.
+    Returns: ``DetectionData``; images are float32 in [0, 1].
+    Raises: DatasetLayoutError, DataError: see ``DetectionDataset``. AssetError: see ``resolve_dataset``.
     Used in lesson 03.
     """
     check_task(name_or_path, "detection", "load_classification")
@@ -205,8 +191,6 @@ def make_detection_loaders(data: DetectionData, batch_size: int = 4, num_workers
 
     Both loaders own a random generator, so iterating either never draws from torch's global one: evaluating between
     epochs leaves the training run (its flips, the RPN's sampling) unchanged.
-    Example:
-        >>> train_loader, test_loader = make_detection_loaders(data, batch_size=4)  # doctest: +SKIP
     Used in lesson 03.
     """
     common = dict(batch_size=batch_size, num_workers=num_workers, collate_fn=collate_detection)

@@ -30,16 +30,9 @@ MIN_SIDE = 8  # pixels; smaller images are icons or broken thumbnails, not train
 def open_rgb(path: Union[str, Path], *, draft_size: Optional[int] = None) -> Image.Image:
     """Open an image fully decoded as RGB, with its EXIF orientation applied.
 
-    Args:
-        path: the image file. draft_size: if set, let JPEG decoding shrink by a power of two while keeping both sides at
-            least this many pixels (much faster for large photos).
-    Returns:
-        A loaded ``PIL.Image`` in mode RGB (palette, grayscale, RGBA and CMYK are converted).
-    Raises:
-        BadImage: the file is unreadable, corrupt, truncated, or smaller than 8 px a side.
-    Example:
-        >>> open_rgb("train/ants/0013035.jpg").mode  # doctest: +SKIP
-        'RGB'
+    ``draft_size``: let JPEG decoding shrink by a power of two while keeping both sides at least this many pixels (much
+    faster for large photos).
+    Raises: BadImage: the file is unreadable, corrupt, truncated, or smaller than 8 px a side.
     """
     path = Path(path)
     try:
@@ -62,12 +55,8 @@ def scan_image_folder(root: Union[str, Path]) -> tuple[list[tuple[Path, int]], l
     """List ``(image path, class index)`` pairs of an ImageFolder tree ``root/<class>/<image>``.
 
     Files that are not images (by extension) and hidden files are skipped.
-    Returns:
-        ``(samples, classes)``: samples sorted by class then path; classes sorted by name.
-    Raises:
-        DatasetLayoutError: ``root`` is missing, has no class folders, or a class folder has no images.
-    Example:
-        >>> samples, classes = scan_image_folder(root / "train")  # doctest: +SKIP
+    Returns: ``(samples, classes)``: samples sorted by class then path; classes sorted by name.
+    Raises: DatasetLayoutError: ``root`` is missing, has no class folders, or a class folder has no images.
     """
     root = Path(root)
     expected = f"expected {root}/<class>/<image>.jpg"
@@ -93,9 +82,6 @@ def balanced_subset(samples: Sequence[tuple[Path, int]], count: Optional[int],
     """Pick ``count`` samples, as evenly over the classes as they allow, the same for the same seed.
 
     Returns all samples when ``count`` is None or not smaller; keeps the original order.
-    Example:
-        >>> len(balanced_subset(samples, 16, seed=0))  # doctest: +SKIP
-        16
     """
     if count is None or count >= len(samples):
         return list(samples)
@@ -129,9 +115,6 @@ class DecodedImageCache:
 
     Paying the decode once instead of every epoch makes CPU training several times faster. With ``persist=True`` the
     tensors are also saved under ``<cache>/decoded/``, keyed by the file list, sizes, mtimes and ``decode_size``.
-    Example:
-        >>> cache = DecodedImageCache(paths, decode_size=256); cache[0].shape  # doctest: +SKIP
-        torch.Size([3, 256, 341])
     """
 
     def __init__(self, paths: Sequence[Union[str, Path]], decode_size: int, *, persist: bool = False):
@@ -142,7 +125,8 @@ class DecodedImageCache:
         if self.images is None:
             self.images = [_decode(path, decode_size) for path in self.paths]
             if self.file is not None:
-                self._save()
+                with atomic_path(self.file) as tmp:  # a reader never sees half a file
+                    torch.save({"images": self.images}, tmp)
 
     def key(self) -> str:
         """A digest of the file list, their sizes and mtimes, and the decode size."""
@@ -155,10 +139,6 @@ class DecodedImageCache:
         except Exception:  # a damaged cache file is only a lost speed-up: decode again
             return None
         return images if len(images) == len(self.paths) else None
-
-    def _save(self) -> None:
-        with atomic_path(self.file) as tmp:  # a reader never sees half a file
-            torch.save({"images": self.images}, tmp)
 
     def __len__(self) -> int:
         return len(self.images)
@@ -190,8 +170,6 @@ class DecodingImageDataset(Dataset):
 
     What ``torchvision.datasets.ImageFolder`` does (open, decode and convert the JPEG each time an image is asked for,
     then transform it): the baseline the decoded-image cache is measured against.
-    Example:
-        >>> slow = DecodingImageDataset(data.train); image, label = slow[0]
     Shown in lesson 04, *Speed*.
     """
 

@@ -21,8 +21,7 @@ SAMPLE_PHOTOS = {
 def sample_photo(name: str):
     """Return one of ``SAMPLE_PHOTOS`` as an RGB PIL image, read from the installed package.
 
-    Raises:
-        UnknownName: not one of ``SAMPLE_PHOTOS``. MissingExtra: scikit-image is not installed.
+    Raises: UnknownName: not one of ``SAMPLE_PHOTOS``. MissingExtra: scikit-image is not installed.
     """
     if name not in SAMPLE_PHOTOS:
         raise UnknownName("sample photo", name, SAMPLE_PHOTOS, "transfer_lessons.data.SAMPLE_PHOTOS")

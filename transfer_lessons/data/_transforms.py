@@ -38,20 +38,11 @@ def train_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEA
                      crop_scale: tuple[float, float] = (0.35, 1.0)) -> v2.Compose:
     """Training augmentation: random resized crop, horizontal flip, scale to [0, 1], normalise.
 
-    Args:
-        image_size: side of the square output, pixels. interpolation: "bilinear", "bicubic" or "nearest".
-        mean, std: per-channel normalisation, from the backbone's card.
-        crop_scale: range of the crop's area as a fraction of the image. The default keeps at least a third of each
-            image, milder than ImageNet training's (0.08, 1.0), which was made for hundreds of epochs (lesson 02, *Loss
-            and augmentation*, measures this crop against none; its measured gain over (0.08, 1.0) in a 3-epoch run was
-            within noise).
-    Returns:
-        A ``v2.Compose`` mapping a uint8 tensor or PIL image to a float32 [3, size, size] tensor.
-    Raises:
-        ValueError: unknown interpolation.
-    Example:
-        >>> train_transforms(64)(torch.zeros(3, 80, 100, dtype=torch.uint8)).shape
-        torch.Size([3, 64, 64])
+    ``image_size`` is the output side in pixels. ``crop_scale`` is the range of the crop's area as a fraction of the
+    image. The default keeps at least a third of each image, milder than ImageNet training's (0.08, 1.0), which was made
+    for hundreds of epochs (lesson 02, *Loss and augmentation*, measures this crop against none; its measured gain over
+    (0.08, 1.0) in a 3-epoch run was within noise).
+    Raises: ValueError: unknown interpolation.
     """
     return v2.Compose([
         v2.RandomResizedCrop(image_size, scale=crop_scale, interpolation=_interpolation(interpolation), antialias=True),
@@ -63,19 +54,9 @@ def train_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEA
 def eval_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,
                     std: Sequence[float] = IMAGENET_STD, interpolation: str = "bicubic",
                     crop_pct: float = CROP_PCT) -> v2.Compose:
-    """Evaluation preprocessing: resize to ``image_size / crop_pct``, centre-crop, scale, normalise.
+    """Evaluation preprocessing: resize to ``image_size / crop_pct``, centre-crop, scale, normalise; deterministic.
 
-    Args:
-        image_size: side of the square output, pixels. interpolation: "bilinear", "bicubic" or "nearest".
-        mean, std: per-channel normalisation, from the backbone's card.
-        crop_pct: the fraction of the resized image kept by the centre crop, from the card.
-    Returns:
-        A deterministic ``v2.Compose`` giving a float32 [3, size, size] tensor.
-    Raises:
-        ValueError: unknown interpolation.
-    Example:
-        >>> eval_transforms(224)(torch.zeros(3, 300, 400, dtype=torch.uint8)).shape
-        torch.Size([3, 224, 224])
+    Raises: ValueError: unknown interpolation.
     """
     return v2.Compose([
         v2.Resize(int(image_size / crop_pct), interpolation=_interpolation(interpolation), antialias=True),
@@ -91,10 +72,7 @@ def eval_size_for(train_size: int) -> int:
     centre-cropped test image of the same size; testing at a larger size restores their apparent size ("FixRes": Touvron
     et al., *Fixing the train-test resolution discrepancy*, NeurIPS 2019). The rule, about 1.15 times the training side
     rounded to a multiple of 32, follows the test sizes timm publishes for its models; lesson 02 measures the effect at
-    several sizes.
-    Example:
-        >>> eval_size_for(224)
-        256
+    several sizes (``eval_size_for(224)`` is 256).
     Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     return max(32, round(train_size * 1.15 / 32) * 32)
@@ -102,16 +80,7 @@ def eval_size_for(train_size: int) -> int:
 
 def denormalize(tensor: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
                 std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
-    """Undo ``Normalize`` for plotting: ``x * std + mean``, clamped to [0, 1].
-
-    Args:
-        tensor: [3, H, W] or [N, 3, H, W] normalised images. mean, std: the values used to normalise.
-    Returns:
-        A new tensor of the same shape with values in [0, 1].
-    Example:
-        >>> denormalize(torch.zeros(3, 2, 2)).max().item() <= 1
-        True
-    """
+    """Undo ``Normalize`` for plotting: ``x * std + mean``, clamped to [0, 1]; images [3, H, W] or [N, 3, H, W]."""
     shape = (-1, 1, 1)
     mean_t = torch.as_tensor(mean, dtype=tensor.dtype, device=tensor.device).view(shape)
     std_t = torch.as_tensor(std, dtype=tensor.dtype, device=tensor.device).view(shape)
@@ -122,25 +91,14 @@ def preprocessing(backbone) -> dict:
     """``{"input_size", "mean", "std", "interpolation", "crop_pct"}`` of a card, a catalog name, or a model built by
     ``create_backbone`` (read from its ``pretrained_cfg``, which holds its card's values).
 
-    Raises:
-        UnknownName: an unknown backbone name.
+    Raises: UnknownName: an unknown backbone name.
     """
-    if isinstance(backbone, nn.Module):
-        cfg = backbone.pretrained_cfg
-        return {"input_size": cfg["input_size"][-1], **{k: cfg[k] for k in ("mean", "std", "interpolation",
-                                                                               "crop_pct")}}
-    card = get_card(backbone)
-    return {"input_size": card.input_size, "mean": card.mean, "std": card.std, "interpolation": card.interpolation,
-            "crop_pct": card.crop_pct}
+    cfg = backbone.pretrained_cfg if isinstance(backbone, nn.Module) else get_card(backbone).data_config()
+    return {"input_size": cfg["input_size"][-1], **{k: cfg[k] for k in ("mean", "std", "interpolation", "crop_pct")}}
 
 
 def image_size_for(backbone, image_size: Optional[int] = None) -> int:
-    """The one input-size rule: ``image_size`` when given, else the backbone card's ``input_size``.
-
-    Example:
-        >>> image_size_for("efficientnet_lite2"), image_size_for("efficientnet_lite2", 160)
-        (260, 160)
-    """
+    """The one input-size rule: ``image_size`` when given, else the backbone card's ``input_size``."""
     return int(image_size) if image_size else preprocessing(backbone)["input_size"]
 
 
@@ -148,13 +106,8 @@ def transforms_for(backbone, image_size: Optional[int] = None, *, train: bool = 
                    crop_scale: tuple[float, float] = (0.35, 1.0)) -> v2.Compose:
     """The training or evaluation pipeline of ``backbone`` (a card, a catalog name or its model).
 
-    Args:
-        backbone: where size, mean, std, interpolation and crop come from.
-        image_size: the output side; None: the card's (``image_size_for``). crop_scale: area range of the training crop.
-        train: random resized crop and flip (``train_transforms``), else resize and centre crop.
-    Example:
-        >>> transforms_for("vit_small_patch16_224")(torch.zeros(3, 300, 400, dtype=torch.uint8)).shape
-        torch.Size([3, 224, 224])
+    Size, mean, std, interpolation and crop come from the backbone; ``image_size`` None: the card's
+    (``image_size_for``). ``train``: ``train_transforms``, else ``eval_transforms``.
     Used by ``load_classification``, ``predict_topk``, ``load_model`` and lesson 01's features.
     """
     config = preprocessing(backbone)

@@ -1,8 +1,7 @@
 """Models: the backbone catalog and ``create_backbone``, which parameters train, fine-tuning strategies, detectors.
 
-Each backbone has a card (``BackboneCard``: weights, preprocessing, size, ImageNet top-1) beside the code
-that builds it with timm, as timm keeps ``default_cfgs`` beside each model. ``models`` reads its weight
-files through ``assets``; the data layer above reads the cards to preprocess images as each backbone expects.
+Each backbone has a card (``BackboneCard``) beside the code that builds it (see ``_backbones.py``); weight
+files come through ``assets``, and the data layer above reads the cards to preprocess images.
 """
 
 from ._backbones import (CATALOG, IMAGENET_MEAN, IMAGENET_STD, BackboneCard, create_backbone, get_card, imagenet_labels,

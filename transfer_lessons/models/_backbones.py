@@ -99,12 +99,7 @@ CATALOG: dict[str, BackboneCard] = {card.name: card for card in (
 
 
 def list_backbones(offline_only: bool = False) -> list[str]:
-    """Names in the catalog, offline ones first, then by size.
-
-    Example:
-        >>> list_backbones(offline_only=True)
-        ['efficientnet_lite0', 'efficientnet_lite1', 'efficientnet_lite2']
-    """
+    """Names in the catalog, offline ones first, then by size."""
     cards = sorted(CATALOG.values(), key=lambda c: (not c.offline, c.params_m))
     return [c.name for c in cards if c.offline or not offline_only]
 
@@ -112,11 +107,7 @@ def list_backbones(offline_only: bool = False) -> list[str]:
 def get_card(name) -> BackboneCard:
     """The card of a catalog backbone (a ``BackboneCard`` passes through unchanged).
 
-    Raises:
-        UnknownName: the name is not in the catalog (the message suggests the closest one).
-    Example:
-        >>> get_card("resnet18").input_size
-        224
+    Raises: UnknownName: the name is not in the catalog (the message suggests the closest one).
     """
     if isinstance(name, BackboneCard):
         return name
@@ -165,22 +156,15 @@ def create_backbone(name, pretrained: bool = True, num_classes: Optional[int] = 
     """Build a catalog backbone with timm, with ImageNet weights when ``pretrained``.
 
     Args:
-        name: a catalog name (see ``list_backbones()``) or a ``BackboneCard``.
-        pretrained: load ImageNet weights (found offline where possible); False = random init.
         num_classes: replace the 1000-class head with a fresh one of this size; None keeps it; 0 removes it (the model
             returns pooled features). On a pretrained model the new head starts at zero, as in BiT (Kolesnikov et al.
             2020): timm's own init (uniform ±1/sqrt(num_classes), meant for training from scratch) gives a 2-class head
             logits of several units on pretrained features, and the first fine-tuning steps then push large random
-            gradients into the backbone (measured in lesson 02, *Replacing the head*).
-        zero_head: False: timm's head init instead. progress: show a progress bar if weights must be downloaded.
+            gradients into the backbone (measured in lesson 02, *Replacing the head*). ``zero_head=False``: timm's init.
         **kwargs: passed to ``timm.create_model`` (e.g. ``features_only=True``, ``drop_rate``).
-    Returns:
-        A timm ``nn.Module`` in eval mode, whose ``pretrained_cfg`` holds the card's preprocessing.
+    Returns: A timm ``nn.Module`` in eval mode, whose ``pretrained_cfg`` holds the card's preprocessing.
     Raises:
         UnknownName: unknown backbone name. OfflineAssetMissing: pretrained weights not available without the network.
-    Example:
-        >>> create_backbone("efficientnet_lite0", num_classes=2).get_classifier().out_features
-        2
     Shown step by step in lesson 00, *A first taste*, and lesson 01.
     """
     card = get_card(name)

@@ -36,9 +36,8 @@ class TimmFPN(nn.Module):
     ``forward(images)`` returns an ``OrderedDict`` of maps with ``out_channels`` channels each: ``"0"``, ``"1"``, ...
     from fine to coarse, then ``"pool"`` (a max-pooled coarsest level), as torchvision's detection heads expect.
     Args:
-        name: a catalog backbone. pretrained: ImageNet weights (offline for the Lite models).
         levels: which of timm's ``feature_info`` levels to use (default: the last three, strides 8, 16 and 32 for most
-            backbones). out_channels: channels of every pyramid level.
+            backbones).
         trainable_levels: how many backbone levels, counted from the coarsest, keep ``requires_grad``; None trains all,
             0 freezes the backbone (the FPN always trains).
     """
@@ -60,7 +59,6 @@ class TimmFPN(nn.Module):
             self._freeze(info, trainable_levels)
 
     def _freeze(self, info, trainable_levels: int) -> None:
-        """Freeze every backbone parameter, then unfreeze the modules of the last levels."""
         for p in self.body.parameters():
             p.requires_grad = False
         if trainable_levels <= 0:
@@ -83,22 +81,16 @@ def build_detector(backbone: str = "efficientnet_lite0", num_classes: int = 2, *
     """A torchvision detector whose backbone is a catalog backbone under a feature pyramid.
 
     Args:
-        backbone: any catalog name. num_classes: including the background (PennFudan: 2).
-        kind: ``"fasterrcnn"`` or ``"fcos"`` (see the module docstring for which and why).
-        pretrained: ImageNet weights in the backbone (False: random, the "scratch" baseline).
-        trainable_levels: backbone levels that train, from the coarsest; 0 = frozen backbone.
+        num_classes: including the background (PennFudan: 2). kind: see the module docstring for which and why.
+        trainable_levels: backbone levels that train, from the coarsest; 0 = frozen backbone (as in ``TimmFPN``).
         min_size, max_size: each image's shorter side is resized to ``min_size``, its longer side at most ``max_size``
             (default ``2 * min_size``). fpn_channels: pyramid channels (small keeps it fast on a CPU).
         test_proposals: regions the RPN passes to the second stage per image at inference (Faster R-CNN only). The
             second stage runs once per region, so this is a speed knob that needs no retraining: load a trained
             detector's weights into one built with fewer.
-    Returns:
-        A ``torchvision.models.detection`` model: ``model(images, targets)`` gives losses in training mode,
-        ``model(images)`` a list of ``{"boxes", "labels", "scores"}`` in eval mode.
-    Raises:
-        UnknownName: ``kind`` or ``backbone`` is unknown. OfflineAssetMissing: weights offline.
-    Example:
-        >>> model = build_detector("efficientnet_lite0", num_classes=2, trainable_levels=0)
+    Returns: ``model(images, targets)`` gives losses in training mode, ``model(images)`` a list of ``{"boxes",
+        "labels", "scores"}`` in eval mode.
+    Raises: UnknownName: ``kind`` or ``backbone`` is unknown. OfflineAssetMissing: weights offline.
     Shown in lesson 03, *A detector from a classification backbone*.
     """
     if kind not in DETECTOR_KINDS:
@@ -131,18 +123,10 @@ def coco_detector(num_classes: int = 2, *, pretrained: bool = True, min_size: in
 
     All but the last layer (the 91-class box predictor) keep their COCO training; the new predictor has ``num_classes``
     outputs. The weights come through the asset layer (mirror ``weights/``, then the cache, then a checked download), so
-    a classroom mirror serves them too.
-    Args:
-        num_classes: including the background. pretrained: False builds the same model untrained (for tests and offline
-            machines). min_size: the detector's input resizing, as in ``build_detector``. progress: show a progress bar
-            if the weights are downloaded.
-    Returns:
-        A ``FasterRCNN`` ready to fine-tune.
+    a classroom mirror serves them too. ``pretrained=False`` builds the same model untrained (tests, offline machines).
     Raises:
         OfflineAssetMissing: ``pretrained`` but the weights are neither local nor downloadable.
         ChecksumMismatch: the weight file is not the one torchvision published.
-    Example:
-        >>> model = coco_detector(num_classes=2)  # doctest: +SKIP
     Shown in lesson 03, *Three levels of transfer*.
     """
     model = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=91,

@@ -34,9 +34,6 @@ def _classifier(model: nn.Module) -> nn.Module:
 def head_parameters(model: nn.Module) -> list:
     """The classifier's parameters (timm ``model.get_classifier()``), trainable or not.
 
-    Example:
-        >>> len(head_parameters(timm.create_model("resnet18", num_classes=2)))  # fc.weight, fc.bias
-        2
     Shown in lesson 02, *Fine-tuning strategies*.
     """
     return list(_classifier(model).parameters())
@@ -45,8 +42,6 @@ def head_parameters(model: nn.Module) -> list:
 def backbone_parameters(model: nn.Module) -> list:
     """Every parameter that is not the classifier's, trainable or not.
 
-    Example:
-        >>> sum(p.numel() for p in backbone_parameters(model))
     Shown in lesson 02, *Fine-tuning strategies*.
     """
     head = {id(p) for p in head_parameters(model)}
@@ -54,15 +49,10 @@ def backbone_parameters(model: nn.Module) -> list:
 
 
 def backbone_stages(model: nn.Module) -> list:
-    """The backbone's parameters in stages, input side first (stem, block 1, ..., last block).
+    """The backbone's parameters in stages, input side first (stem, block 1, ..., last block; resnet18: 5 stages).
 
     Uses timm's ``model.group_matcher(coarse=True)``, so any timm model works; layers between the last block and the
     head (``conv_head``, a final norm) join the last stage. Other models are split by their top-level children.
-    Returns:
-        A list of parameter lists, one per stage.
-    Example:
-        >>> len(backbone_stages(timm.create_model("resnet18")))  # stem + layer1..layer4
-        5
     Shown in lesson 02, *Fine-tuning strategies*.
     """
     model = getattr(model, "_orig_mod", model)
@@ -82,9 +72,6 @@ def backbone_stages(model: nn.Module) -> list:
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
     """The number of parameter values (not tensors) in ``model``.
 
-    Example:
-        >>> count_parameters(nn.Linear(10, 2))
-        22
     Shown in lesson 02, *Fine-tuning strategies*.
     """
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
@@ -95,9 +82,6 @@ def freeze_backbone(model: nn.Module) -> int:
 
     Note: ``requires_grad=False`` does not stop BatchNorm running statistics from updating in ``model.train()``; use
     ``bn_mode="frozen"`` or ``set_batchnorm_eval`` for that.
-    Example:
-        >>> freeze_backbone(model) == count_parameters(model.get_classifier())
-        True
     Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     for p in backbone_parameters(model):
@@ -108,17 +92,10 @@ def freeze_backbone(model: nn.Module) -> int:
 
 
 def unfreeze_backbone(model: nn.Module, last_stages: Optional[int] = None) -> int:
-    """Make the last ``last_stages`` backbone stages trainable (None: all of them).
+    """Make the last ``last_stages`` backbone stages trainable (None: all); returns the number of trainable values.
 
-    Args:
-        model: a timm model (or any model with a last ``nn.Linear`` head).
-        last_stages: how many stages, counted from the head (see ``backbone_stages``).
-    Returns:
-        The number of trainable parameter values after the change.
-    Raises:
-        ValueError: ``last_stages`` is negative.
-    Example:
-        >>> freeze_backbone(model); unfreeze_backbone(model, last_stages=1)
+    Stages are counted from the head (see ``backbone_stages``).
+    Raises: ValueError: ``last_stages`` is negative.
     Shown in lesson 02, *Fine-tuning strategies*.
     """
     if last_stages is not None and last_stages < 0:
@@ -135,13 +112,8 @@ def unfreeze_for_epoch(model: nn.Module, epoch: int, epochs: int) -> int:
     """Gradual unfreezing: train the head, plus a share of the backbone's stages growing with ``epoch``.
 
     Epoch 1 of ``epochs`` trains the head only; epoch ``e`` the last ``ceil(S * (e - 1) / (epochs - 1))`` of the ``S``
-    stages; the last epoch all of them. A single-epoch run trains everything.
-    Returns:
-        The number of trainable parameter values for this epoch.
-    Raises:
-        ValueError: ``epoch`` is outside 1..``epochs``.
-    Example:
-        >>> [unfreeze_for_epoch(model, e, 3) for e in (1, 2, 3)]  # head, half, all
+    stages; the last epoch all of them. A single-epoch run trains everything. Returns the trainable values.
+    Raises: ValueError: ``epoch`` is outside 1..``epochs``.
     Shown in lesson 02, *Fine-tuning strategies*.
     """
     if not 1 <= epoch <= epochs:
@@ -156,13 +128,8 @@ def unfreeze_for_epoch(model: nn.Module, epoch: int, epochs: int) -> int:
 def set_batchnorm_eval(model: nn.Module, frozen_only: bool = True) -> int:
     """Put BatchNorm layers in eval mode, so their running mean and variance stop moving.
 
-    Call it after every ``model.train()``, which switches them back.
-    Args:
-        model: any model. frozen_only: only the BatchNorm layers whose parameters are all frozen; False: all.
-    Returns:
-        The number of BatchNorm layers put in eval mode.
-    Example:
-        >>> model.train(); set_batchnorm_eval(model, frozen_only=False)
+    Call it after every ``model.train()``, which switches them back. ``frozen_only``: only the layers whose
+    parameters are all frozen. Returns how many layers it put in eval mode.
     Shown in lesson 02, *Fine-tuning strategies*.
     """
     count = 0
@@ -176,15 +143,9 @@ def set_batchnorm_eval(model: nn.Module, frozen_only: bool = True) -> int:
 
 
 def train_mode(model: nn.Module, bn_mode: str = "train") -> nn.Module:
-    """``model.train()``, then BatchNorm layers in eval mode as ``bn_mode`` says; returns ``model``.
+    """``model.train()``, then BatchNorm layers in eval mode as ``bn_mode`` says (see ``BN_MODES``); returns ``model``.
 
-    Args:
-        model: any model. bn_mode: ``"train"`` (every BatchNorm layer updates its statistics), ``"frozen_layers"``
-            (those whose parameters are frozen keep theirs) or ``"frozen"`` (all keep theirs).
-    Raises:
-        UnknownName: ``bn_mode`` is not one of ``BN_MODES``.
-    Example:
-        >>> train_mode(model, "frozen_layers")  # before each epoch of a partial fine-tune
+    Raises: UnknownName: ``bn_mode`` is not one of ``BN_MODES``.
     Used by ``train_one_epoch`` and ``lr_find``; shown in lesson 02, *BatchNorm when unfreezing*.
     """
     if bn_mode not in BN_MODES:
@@ -203,22 +164,16 @@ def param_groups(model: nn.Module, lr: float, *, head_lr_mult: float = 10.0,
     Only trainable parameters are included (``fit(gradual_unfreeze=True)`` makes every parameter trainable before it
     builds the groups, then freezes stages epoch by epoch).
     Args:
-        model: the model. lr: the backbone's (last stage's) learning rate.
-        head_lr_mult: the head's rate is ``lr * head_lr_mult``. weight_decay: decoupled, for matrices and conv kernels.
+        lr: the backbone's (last stage's) learning rate; the head's is ``lr * head_lr_mult``.
         layer_decay: discriminative learning rates (ULMFiT's and BEiT's recipe), a factor in (0, 1]: stage ``i`` of
             ``S`` backbone stages (``backbone_stages``, input side first) learns at ``lr * layer_decay ** (S - 1 - i)``,
             the last at ``lr``, each earlier one slower, because early layers hold generic features that need little
             change. None: one rate.
         no_decay_bias_norm: exempt biases and norm weights (every 0-D or 1-D tensor) from weight decay: shrinking them
             towards zero does not regularise, it only shifts activations.
-    Returns:
-        A list of dicts with ``params``, ``lr``, ``weight_decay``, ``lr_mult`` and ``name`` (empty groups left out),
-        ready for ``torch.optim.AdamW``.
-    Raises:
-        ValueError: no parameter is trainable, or ``layer_decay`` is outside (0, 1].
-    Example:
-        >>> optimizer = torch.optim.AdamW(param_groups(model, 1e-4))  # head at 1e-3
-        >>> param_groups(model, 1e-4, layer_decay=0.5)[0]["lr_mult"]  # stem: 0.5 ** (S - 1)
+    Returns: dicts with ``params``, ``lr``, ``weight_decay``, ``lr_mult`` and ``name``, for ``torch.optim.AdamW``.
+    Raises: ValueError: no parameter is trainable, or ``layer_decay`` is outside (0, 1].
+    Example: ``torch.optim.AdamW(param_groups(model, 1e-4))  # head at 1e-3``
     Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     if layer_decay is not None and not 0 < layer_decay <= 1:

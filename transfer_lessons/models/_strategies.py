@@ -26,7 +26,7 @@ class Strategy:
     summary: str  # one line for tables and the CLI's help
     pretrained: bool = True  # start from ImageNet weights (False: random initialisation)
     train_stages: Optional[int] = None  # backbone stages trained, counted from the head; None = all, 0 = none
-    bn_mode: str = "train"  # see training.train_one_epoch: "train", "frozen_layers" or "frozen"
+    bn_mode: str = "train"  # one of BN_MODES (models/_params.py): "train", "frozen_layers" or "frozen"
     head_lr_mult: float = 10.0  # the new head's learning rate over the backbone's
     layer_decay: Optional[float] = None  # discriminative rates: factor between consecutive stages
     gradual_unfreeze: bool = False  # head first, then more stages each epoch (ULMFiT)
@@ -59,8 +59,7 @@ def list_strategies() -> list[str]:
 def get_strategy(name) -> Strategy:
     """The card of strategy ``name`` (a ``Strategy`` passes through unchanged).
 
-    Raises:
-        UnknownName: no such strategy; the message lists the known ones.
+    Raises: UnknownName: no such strategy; the message lists the known ones.
     """
     if isinstance(name, Strategy):
         return name
@@ -74,13 +73,7 @@ def apply_strategy(model: nn.Module, strategy) -> int:
 
     ``fit(..., strategy=...)`` calls it. The model must already have the right weights: build it with
     ``create_backbone(name, pretrained=get_strategy(strategy).pretrained, num_classes=...)``.
-    Args:
-        model: a timm classifier (or any model whose head is its last ``nn.Linear``).
-        strategy: a name from ``list_strategies()`` or a ``Strategy``.
-    Raises:
-        UnknownName: unknown strategy.
-    Example:
-        >>> apply_strategy(model, "partial")  # the head and the last two stages train
+    Raises: UnknownName: unknown strategy.
     Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     strategy = get_strategy(strategy)

@@ -5,6 +5,6 @@ Lesson support, with ``plots``, ``widgets`` and ``exercises``; the lowest of the
 their verdicts). ``course`` reads the records back into ``reports/``.
 """
 
-from ._record import METRIC_MIME, claim, read_records, record, records, say
+from ._record import METRIC_MIME, claim, headline, read_records, record, records, say
 
-__all__ = ["METRIC_MIME", "claim", "read_records", "record", "records", "say"]
+__all__ = ["METRIC_MIME", "claim", "headline", "read_records", "record", "records", "say"]

@@ -34,28 +34,21 @@ def _plain(value):
         return [_plain(v) for v in value]
     if isinstance(value, dict):
         return {str(k): _plain(v) for k, v in value.items()}
-    if isinstance(value, bool) or value is None or isinstance(value, str):
+    if isinstance(value, (bool, int, str)) or value is None:
         return value
     if isinstance(value, Number):
-        value = float(value) if not isinstance(value, int) else value
-        if isinstance(value, float) and not math.isfinite(value):
-            return None  # JSON has no NaN; a missing number is honest
-        return value
+        value = float(value)
+        return value if math.isfinite(value) else None  # JSON has no NaN; a missing number is honest
     raise TypeError(f"record() takes numbers, strings, bools, lists or dicts, not {type(value).__name__}")
 
 
 def record(key: str, value, show: bool = False) -> None:
     """Record one result of a lesson under ``key`` (e.g. ``"top1.chelsea"``), for ``reports/summary.json``.
 
-    Args:
-        key: a dotted name. value: a number, string, bool, or a list/dict of them (numpy/torch scalars are fine).
-        show: also print ``recorded key = value`` under the cell (default: silent; the summary is in the report).
-    Returns:
-        None, so a trailing ``record(...)`` echoes nothing.
-    Raises:
-        TypeError: ``value`` is of another type.
-    Example:
-        >>> tl.record("val_acc", 0.93)  # doctest: +SKIP
+    ``value``: a number, string, bool, or a list/dict of them (numpy/torch scalars are fine). ``show``: also print
+    ``recorded key = value`` under the cell (default: silent; the summary is in the report). Returns None, so a
+    trailing ``record(...)`` echoes nothing.
+    Raises: TypeError: ``value`` is of another type.
     Used at the end of every lesson section.
     """
     value = _plain(value)
@@ -74,11 +67,7 @@ def records() -> dict:
 
 
 def say(markdown: str) -> None:
-    """Show a Markdown sentence built from live variables, so prose numbers are never typed.
-
-    Example:
-        >>> tl.say(f"The model is **{prob:.0%}** sure.")  # doctest: +SKIP
-    """
+    """Show a Markdown sentence built from live variables, so prose numbers are never typed."""
     shown = _ipython_display()
     if shown is None:
         print(markdown)
@@ -87,21 +76,27 @@ def say(markdown: str) -> None:
 
 
 def claim(condition, if_true: str, if_false: str, *, key: Optional[str] = None) -> str:
-    """Say the sentence that the measurement makes true: ``if_true`` when ``condition`` holds, else ``if_false``.
+    """Say and return the sentence the measurement makes true: ``if_true`` if ``condition`` holds, else ``if_false``.
 
     A lesson writes its interpretation both ways, so the text never contradicts this run's numbers, whatever the
     machine or seed. With ``key``, which one was said is recorded (``claim.<key>``: True or False) for tests to check.
-    Returns:
-        The sentence said.
-    Example:
-        >>> tl.claim(acc > scratch_acc + 0.05, f"Pretraining wins by {acc - scratch_acc:.0%}.",
-        ...          "Pretraining gave no clear gain here.", key="pretraining_wins")  # doctest: +SKIP
     """
     sentence = if_true if bool(condition) else if_false
     if key is not None:
         record(f"claim.{key}", bool(condition))
     say(sentence)
     return sentence
+
+
+def headline(key: str, markdown: str) -> str:
+    """Say one of the lesson's headline results and record it (``headline.<key>``) for the reports page.
+
+    Each lesson ends with three to six, built from its measured values, with units, e.g.
+    ``tl.headline("finetune_vs_scratch", f"Fine-tuning beats training from scratch by {gap:.0%} points.")``.
+    """
+    record(f"headline.{key}", markdown)
+    say(markdown)
+    return markdown
 
 
 def read_records(notebook_path) -> dict:

@@ -44,12 +44,7 @@ def is_offline() -> bool:
 
 
 def pick_device(preferred: Optional[str] = None):
-    """Return a ``torch.device``: the one asked for, else cuda, then mps, then cpu.
-
-    Example:
-        >>> pick_device("cpu").type
-        'cpu'
-    """
+    """Return a ``torch.device``: the one asked for, else cuda, then mps, then cpu."""
     if preferred:
         return torch.device(preferred)
     if torch.cuda.is_available():
@@ -106,9 +101,6 @@ def atomic_path(path: Union[str, Path]) -> Iterator[Path]:
     Yields a temporary path in the same folder (``os.replace`` is atomic only within one file system), renamed over
     ``path`` when the block ends without an error; the temporary file is removed in every case. Every file the package
     writes (checkpoints, weights, caches, reports, exports) goes through here.
-    Example:
-        >>> with atomic_path("runs/model.pt") as tmp:  # doctest: +SKIP
-        ...     torch.save(state, tmp)
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
@@ -122,11 +114,7 @@ def atomic_path(path: Union[str, Path]) -> Iterator[Path]:
 
 
 def require(module: str, extra: str, purpose: str):
-    """Import an optional dependency, or raise ``MissingExtra`` naming the extra that installs it.
-
-    Example:
-        >>> papermill = require("papermill", "course", "running lessons")  # doctest: +SKIP
-    """
+    """Import an optional dependency, or raise ``MissingExtra`` naming the extra that installs it."""
     try:
         return importlib.import_module(module)
     except ImportError as err:

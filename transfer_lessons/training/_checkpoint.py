@@ -41,18 +41,11 @@ def _check_plain(value, where: str = "state") -> None:
 def save_checkpoint(path: Union[str, Path], **state) -> Path:
     """Write ``state`` to ``path`` atomically: the old file stays whole until the new one is.
 
-    The state goes to a temporary file in the same folder, is flushed to disk (fsync), then renamed over ``path``
-    with ``os.replace`` (atomic on one file system): a crash or a full disk mid-write leaves the old one intact.
-    Args:
-        path: the checkpoint file; its folder is created if missing.
-        **state: the contents, e.g. ``model=model.state_dict(), epoch=3``.
-    Returns:
-        ``path`` as a ``Path``.
+    Written through ``runtime.atomic_path`` and flushed to disk (fsync) before the rename, so a crash or a full disk
+    mid-write leaves the old one intact.
     Raises:
         TypeError: a value would not load with ``weights_only=True`` (checked before writing).
         OSError: the file could not be written; the old one, if any, is unchanged.
-    Example:
-        >>> save_checkpoint("runs/last.pt", model=model.state_dict(), epoch=1)  # PosixPath('runs/last.pt')
     Shown in lesson 02, *Fine-tuning*.
     """
     path = Path(path)
@@ -67,16 +60,11 @@ def save_checkpoint(path: Union[str, Path], **state) -> Path:
 def load_checkpoint(path: Union[str, Path], map_location="cpu") -> dict:
     """Load a checkpoint written by ``save_checkpoint``, refusing anything but plain data.
 
-    Args:
-        path: the checkpoint file. map_location: where tensors go (default ``"cpu"``: GPU checkpoints open anywhere).
-    Returns:
-        The state dict given to ``save_checkpoint``.
+    ``map_location`` defaults to ``"cpu"``, so GPU checkpoints open anywhere.
     Raises:
         FileNotFoundError: no file at ``path``.
         TransferLessonsError: the file is corrupt, or is not weights-only (it holds Python objects, whose
             unpickling could run arbitrary code).
-    Example:
-        >>> model.load_state_dict(load_checkpoint("runs/last.pt")["model"])
     Shown in lesson 02, *Fine-tuning*.
     """
     path = Path(path)
@@ -98,11 +86,7 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu") -> dict:
 def rng_states() -> dict:
     """Every random generator's state as tensors and plain data (for ``save_checkpoint``).
 
-    Returns:
-        ``{"python": ..., "numpy": ..., "torch": tensor, "cuda": [tensors]}``.
-    Example:
-        >>> state = rng_states(); x = torch.rand(1); restore_rng_states(state)
-        >>> torch.equal(x, torch.rand(1))  # True
+    Returns: ``{"python": ..., "numpy": ..., "torch": tensor, "cuda": [tensors]}``.
     Shown in lesson 02, *Fine-tuning* (resuming a run).
     """
     version, words, gauss = random.getstate()
@@ -119,8 +103,6 @@ def rng_states() -> dict:
 def restore_rng_states(states: dict) -> None:
     """Set every random generator back to ``rng_states()``'s output.
 
-    Example:
-        >>> restore_rng_states(load_checkpoint("runs/last.pt")["rng"])
     Shown in lesson 02, *Fine-tuning* (resuming a run).
     """
     py = states["python"]

@@ -12,11 +12,11 @@ import time
 from typing import Optional
 
 import torch
-from tqdm.auto import tqdm
 
 from ..errors import NonFiniteLoss
 from ..evaluation import evaluate_detector, to_device
 from ..runtime import pick_device, seed_everything
+from ._loop import _progress_bar
 from ._metrics import History
 
 
@@ -24,24 +24,15 @@ def train_detector_one_epoch(model, loader, optimizer, device, *, scheduler=None
                              epoch: int = 0, progress: bool = True) -> dict:
     """One pass over ``loader`` of (images, targets) tuples; the scheduler steps once per batch.
 
-    Args:
-        model: a torchvision detector (``build_detector``). loader: yields ``collate_detection`` batches.
-        optimizer, device, scheduler: as in any loop. grad_clip: clip the gradients' norm (None: off);
-            detectors' early box-regression losses can spike.
-        epoch, progress: for the progress bar and error messages.
-    Returns:
-        ``{"loss", <each loss term>, "images", "seconds", "images_per_s"}``, averaged per image.
-    Raises:
-        NonFiniteLoss: a loss became NaN or inf (checked before the backward pass).
-    Example:
-        >>> train_detector_one_epoch(model, train_loader, optimizer, "cpu")["loss"]  # doctest: +SKIP
+    ``grad_clip``: clip the gradients' norm (None: off); detectors' early box-regression losses can spike.
+    Returns: ``{"loss", <each loss term>, "images", "seconds", "images_per_s"}``, averaged per image.
+    Raises: NonFiniteLoss: a loss became NaN or inf (checked before the backward pass).
     Shown in lesson 03, *Training the detector*.
     """
     device = torch.device(device)
     model.train()
     sums, seen, start = {}, 0, time.perf_counter()
-    for step, (images, targets) in enumerate(tqdm(iter(loader), total=len(loader), disable=None if progress else True,
-                                                  leave=False, desc=f"epoch {epoch} train"), start=1):
+    for step, (images, targets) in enumerate(_progress_bar(loader, f"epoch {epoch} train", progress), start=1):
         images, targets = to_device(device, images, targets)
         losses = model(images, targets)  # {"loss_classifier", "loss_box_reg", "loss_objectness", ...}
         loss = sum(losses.values())
@@ -73,18 +64,13 @@ def fit_detector(model, train_loader, test_loader=None, *, epochs: int, lr: floa
     1e-4) over the parameters that require gradients; a one-cycle schedule stepped every batch
     (peak ``lr`` after 30 % of the steps); gradient norm clipped at 10; mAP on ``test_loader``.
     Args:
-        model: a torchvision detector. train_loader, test_loader: ``collate_detection`` batches;
-            ``test_loader`` may be None. epochs, lr, momentum, weight_decay: as above.
+        test_loader: may be None.
         eval_every: measure AP after every this many epochs, and after the last (the rows in
             between hold None); evaluating costs about a fifth of an epoch on a CPU.
-        device: None picks cuda, then mps, then cpu. progress: print one line per epoch.
     Returns:
         A ``History``: per epoch ``epoch``, ``train_loss``, ``map``, ``map_50``, ``map_75``,
         ``mar_100``, ``seconds`` (training and evaluation), ``train_seconds``, ``images_per_s`` (training).
-    Raises:
-        NonFiniteLoss: see ``train_detector_one_epoch``.
-    Example:
-        >>> history = fit_detector(model, train_loader, test_loader, epochs=6)  # doctest: +SKIP
+    Raises: NonFiniteLoss: see ``train_detector_one_epoch``.
     Shown in lesson 03, *Training the detector*.
     """
     seed_everything(seed)

@@ -74,13 +74,9 @@ def lr_find(model, loader, loss_fn, device="cpu", *, start_lr=1e-7, end_lr=1.0, 
           without it. Nothing is written to disk.
     Args:
         model: the model to probe, already on ``device`` (where batches are moved).
-        loader: yields (images, targets). loss_fn: maps (logits, targets) to a scalar loss.
-        start_lr, end_lr, num_steps: the range swept, and the steps (at least 2) to sweep it in.
         optimizer_factory: ``model -> optimizer`` to use instead of AdamW, e.g.
             ``lambda m: torch.optim.AdamW(param_groups(m, 1e-3))``; its rates are overwritten.
-        smoothing, diverge_factor: the newest loss's weight in the average, in (0, 1] (1: none); stop once the
-            smoothed loss exceeds this factor times its minimum.
-        bn_mode: ``"train"``, ``"frozen_layers"`` or ``"frozen"`` (see ``train_one_epoch``).
+        smoothing: the newest loss's weight in the average, in (0, 1] (1: none).
     Returns:
         ``{"lrs", "losses" (smoothed), "raw_losses", "suggestion", "min_loss_lr", "stopped_early"}``.
         ``suggestion``: the rate of steepest descent, the minimum of ``numpy.gradient(losses, log10(lrs))``
@@ -89,9 +85,6 @@ def lr_find(model, loader, loss_fn, device="cpu", *, start_lr=1e-7, end_lr=1.0, 
     Raises:
         UnknownName: ``bn_mode`` is not one of ``params.BN_MODES``.
         ValueError: ``start_lr``/``end_lr``/``num_steps``/``smoothing`` out of range, or an empty loader.
-    Example:
-        >>> result = lr_find(model, train_loader, nn.CrossEntropyLoss())
-        >>> result["suggestion"], plot_lr_find(result)
     Shown in lesson 02, *Finding a learning rate*.
     """
     if bn_mode not in BN_MODES:

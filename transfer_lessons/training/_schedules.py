@@ -16,7 +16,6 @@ from ..errors import UnknownName
 SCHEDULES = ("onecycle", "cosine", "constant")
 
 
-
 def _warmup_then(step: int, *, warmup_steps: int, total_steps: int, cosine: bool) -> float:
     """The factor on the base learning rate at ``step``: linear warmup, then cosine or flat."""
     if step < warmup_steps:
@@ -30,20 +29,16 @@ def _warmup_then(step: int, *, warmup_steps: int, total_steps: int, cosine: bool
 def make_scheduler(optimizer, kind: str, *, total_steps: int, warmup_steps: int = 0):
     """A learning-rate scheduler to step once per batch, for ``total_steps`` batches.
 
+    The optimizer's groups' current ``lr`` are the peak rates.
     Args:
-        optimizer: its groups' current ``lr`` are the peak rates.
         kind: ``"cosine"``: linear warmup over ``warmup_steps``, then cosine decay to 0; ``"onecycle"``:
             ``OneCycleLR`` with torch's defaults (starts at lr/25, rises over ``warmup_steps`` or, when 0, the
             first 30% of steps, then cosine decay to lr/25/1e4, cycling AdamW's beta1 between 0.95 and 0.85);
             ``"constant"``: linear warmup, then flat.
-        total_steps: epochs × batches per epoch. warmup_steps: steps of linear warmup (0: none).
-    Returns:
-        A ``torch.optim.lr_scheduler`` object.
+        total_steps: epochs × batches per epoch.
     Raises:
         UnknownName: ``kind`` is not one of ``SCHEDULES``.
         ValueError: ``total_steps`` < 1, or ``warmup_steps`` outside [0, total_steps).
-    Example:
-        >>> scheduler = make_scheduler(optimizer, "cosine", total_steps=3 * len(loader), warmup_steps=10)
     Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     if kind not in SCHEDULES:
@@ -62,8 +57,6 @@ def make_scheduler(optimizer, kind: str, *, total_steps: int, warmup_steps: int 
 def preview_schedule(kind: str, *, total_steps: int, warmup_steps: int = 0, lr: float = 1e-3) -> list:
     """The learning rate ``make_scheduler`` gives at each of ``total_steps`` steps, without training.
 
-    Example:
-        >>> fig = plot_lr_schedule(preview_schedule("onecycle", total_steps=100))
     Shown in lesson 02, *Fine-tuning strategies*.
     """
     optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=lr)

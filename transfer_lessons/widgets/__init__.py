@@ -1,6 +1,5 @@
 """Widgets: small interactive views for the lessons (a photo picker, a backbone explorer, an upload
-predictor, a detection explorer), each printing or drawing its default state instead when there is no
-one to click (under papermill, in CI, or without ipywidgets: ``TRANSFER_LESSONS_HEADLESS=1``).
+predictor, a detection explorer), each printing or drawing its default state when ``is_headless()``.
 
 Lesson support; above ``plots``, whose figures they show.
 """

@@ -1,7 +1,4 @@
-"""Small interactive widgets for the lessons, each printing (or drawing) its default state instead when headless:
-without ipywidgets, or with ``TRANSFER_LESSONS_HEADLESS=1`` (no one to move a slider: the runner sets it for
-executed lessons; set it yourself to force plain output, e.g. in CI).
-"""
+"""Small interactive widgets for the lessons, each printing (or drawing) its default state when ``is_headless()``."""
 
 from __future__ import annotations
 
@@ -20,7 +17,8 @@ from ..plots import detections, feature_map, images
 
 
 def is_headless() -> bool:
-    """True when widgets cannot be used: headless run requested, or ipywidgets missing."""
+    """True when widgets cannot be used: ipywidgets missing, or ``TRANSFER_LESSONS_HEADLESS=1`` (no one to move a
+    slider: the runner sets it for executed lessons; set it yourself to force plain output, e.g. in CI)."""
     if os.environ.get("TRANSFER_LESSONS_HEADLESS", "").strip() in {"1", "true", "yes"}:
         return True
     try:
@@ -30,10 +28,12 @@ def is_headless() -> bool:
     return False
 
 
-def _topk_text(model, name: str, k: int) -> str:
-    lines = [f"{name} ({SAMPLE_PHOTOS[name][1]}):"]
-    lines += [f"  {prob:6.1%}  {label}" for label, prob in predict_topk(model, sample_photo(name), k=k)]
-    return "\n".join(lines)
+def _topk_text(header: str, pairs) -> str:
+    return "\n".join([header, *(f"  {prob:6.1%}  {label}" for label, prob in pairs)])
+
+
+def _photo_text(model, name: str, k: int) -> str:
+    return _topk_text(f"{name} ({SAMPLE_PHOTOS[name][1]}):", predict_topk(model, sample_photo(name), k=k))
 
 
 def photo_picker(model, names: Iterable[str], k: int = 5):
@@ -45,7 +45,7 @@ def photo_picker(model, names: Iterable[str], k: int = 5):
     names = list(names)
     if is_headless():
         for name in names:
-            print(_topk_text(model, name, k))
+            print(_photo_text(model, name, k))
         return None
     import ipywidgets as widgets
     from IPython.display import display
@@ -57,7 +57,7 @@ def photo_picker(model, names: Iterable[str], k: int = 5):
         output.clear_output(wait=True)
         with output:
             display(images([sample_photo(dropdown.value)], ncols=1, title=dropdown.value))
-            print(_topk_text(model, dropdown.value, k))
+            print(_photo_text(model, dropdown.value, k))
 
     dropdown.observe(show, names="value")
     show()
@@ -93,12 +93,9 @@ def backbone_explorer(table, features, probes, data, n_images: int = 4):
 
     Args:
         table: name → measured row (latency, accuracy, ...), as the lesson built it.
-        features: name → ``FeatureSet``; probes: name → ``LinearProbe`` trained on it. n_images: val images to show.
+        features: name → ``FeatureSet``; probes: name → ``LinearProbe`` trained on it.
         data: the ``ClassificationData`` the features came from (images and class names).
-    Returns:
-        The widget, or None when headless (then the stats and predictions of every backbone are printed).
-    Example:
-        >>> tl.widgets.backbone_explorer(table, features, probes, data)  # doctest: +SKIP
+    Returns: The widget, or None when headless (then the stats and predictions of every backbone are printed).
     Used in lesson 01, *Backbone selection*.
     """
     names = list(table)
@@ -133,12 +130,6 @@ def backbone_explorer(table, features, probes, data, n_images: int = 4):
     return box
 
 
-def _prediction_text(loaded, image, name: str, k: int) -> str:
-    lines = [f"{name}:"]
-    lines += [f"  {prob:6.1%}  {label}" for label, prob in loaded.predict(image, k=k)]
-    return "\n".join(lines)
-
-
 def _uploaded_file(value):
     """(name, bytes) of the first uploaded file; ipywidgets 8 gives a tuple of dicts, 7 a dict by name."""
     entry = value[0] if isinstance(value, (tuple, list)) else next(iter(value.values()))
@@ -148,22 +139,16 @@ def _uploaded_file(value):
 def upload_predictor(loaded, fallback_image=None, k: int = 5):
     """Upload a photo and see the fine-tuned model's top classes for it.
 
-    Args:
-        loaded: a ``LoadedModel`` from ``load_model``. k: how many classes to print.
-        fallback_image: a PIL image to predict instead when headless (None: print a note).
-    Returns:
-        The widget (a FileUpload above an output area), or None when headless (``fallback_image``'s top k printed).
-    Raises:
-        Nothing of its own: an upload that cannot be decoded is reported in the output area.
-    Example:
-        >>> tl.widgets.upload_predictor(tl.load_model("runs/ants_bees.pt"), fallback_image=tl.sample_photo("chelsea"))
+    ``loaded`` comes from ``load_model``; ``fallback_image`` is a PIL image to predict instead when headless.
+    Returns: The widget (a FileUpload above an output area), or None when headless (``fallback_image``'s top k printed).
+    An upload that cannot be decoded is reported in the output area, not raised.
     Shown in lesson 02, *Saving, loading and predicting*.
     """
     if is_headless():
         if fallback_image is None:
             print("upload_predictor: no widgets here (headless), and no fallback_image to predict.")
         else:
-            print(_prediction_text(loaded, fallback_image, "fallback image", k))
+            print(_topk_text("fallback image:", loaded.predict(fallback_image, k=k)))
         return None
     import ipywidgets as widgets
     from IPython.display import display
@@ -180,7 +165,7 @@ def upload_predictor(loaded, fallback_image=None, k: int = 5):
             try:
                 # Phones store portraits sideways plus an EXIF flag; open_rgb does the same for files.
                 image = ImageOps.exif_transpose(Image.open(io.BytesIO(content))).convert("RGB")
-                print(_prediction_text(loaded, image, name, k))
+                print(_topk_text(f"{name}:", loaded.predict(image, k=k)))
             except (UnidentifiedImageError, OSError, BadImage) as err:
                 print(f"Cannot read {name} as an image ({err}); upload a JPEG or PNG photo.")
 
@@ -194,13 +179,9 @@ def detection_explorer(image, raw: dict, objects=None, score_threshold: float = 
     """Sliders for the score threshold and the NMS IoU redraw a detector's boxes on one image.
 
     Args:
-        image: CHW tensor. raw: the detector's predictions with suppression switched off
-            (``{"boxes", "scores"}``), so the sliders can redo it. objects: the true boxes, or None.
-        score_threshold, nms_iou: the sliders' starting values.
-    Returns:
-        The widget, or None when headless; then the starting values are drawn once.
-    Example:
-        >>> tl.widgets.detection_explorer(image, raw, target["boxes"])  # doctest: +SKIP
+        raw: the detector's predictions with suppression switched off (``{"boxes", "scores"}``), so the sliders can
+            redo it. objects: the true boxes, or None. score_threshold, nms_iou: the sliders' starting values.
+    Returns: The widget, or None when headless; then the starting values are drawn once.
     Shown in lesson 03, *Non-maximum suppression*.
     """
     from IPython.display import display  # the kernel's, in headless runs too
