@@ -73,6 +73,15 @@ def _zip_folder(folder: Path) -> bytes:
     return buffer.getvalue()
 
 
+def _zip_release(folder: Path, archive_name: str) -> bytes:
+    """``folder``'s ``<split>/<class>/<image>`` files laid out as in their release: ``<release>/<class>/<image>``."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_STORED) as zf:
+        for path in sorted(folder.glob("*/*/*")):
+            zf.write(path, f"{Path(archive_name).stem}/{path.parent.name}/{path.name}")
+    return buffer.getvalue()
+
+
 def _mirror_from_archives(tmp: Path) -> Optional[Path]:
     """The classroom round trip on the real data: ../shared/data's datasets zipped, served on
     127.0.0.1, and fetched with ``python -m transfer_lessons mirror`` (with the offline backbones'
@@ -82,10 +91,14 @@ def _mirror_from_archives(tmp: Path) -> Optional[Path]:
     from transfer_lessons.assets import DATASETS
     from transfer_lessons.models import list_backbones
 
-    present = [card for card in DATASETS.values() if card.url and (SHARED_DATA / card.folder).is_dir()]
+    present = [card for card in DATASETS.values() if (card.url or card.archive_name)
+               and (SHARED_DATA / card.folder).is_dir()]
     with http_server() as server:  # the COCO detector's weights are not on this machine: no --detectors
         for card in present:
-            server.files["/" + card.url.rsplit("/", 1)[-1]] = _zip_folder(SHARED_DATA / card.folder)
+            if card.url:
+                server.files["/" + card.url.rsplit("/", 1)[-1]] = _zip_folder(SHARED_DATA / card.folder)
+            else:  # a subset drawn from a larger release (blood cells): the mirror cuts it out of the release
+                server.files["/" + card.archive_name] = _zip_release(SHARED_DATA / card.folder, card.archive_name)
         result = subprocess.run([sys.executable, "-m", "transfer_lessons", "mirror", str(tmp / "mirror"),
                                  "--base-url", server.url, "--datasets", *[card.name for card in present],
                                  "--backbones", *list_backbones(offline_only=True), "--detectors"],
