@@ -29,6 +29,7 @@ from transfer_lessons.models import Strategy
 RECIPES = {
     "discriminative_224_2": dict(strategy="discriminative", epochs=2, image_size=224),  # the old default (cpu)
     "full_224_3": dict(strategy="full", epochs=3, image_size=224),
+    "full_192_3": dict(strategy="full", epochs=3, image_size=192),  # the default (cpu profile)
     "full_192_4": dict(strategy="full", epochs=4, image_size=192),
     "full_160_6": dict(strategy="full", epochs=6, image_size=160),
     "full_160_5": dict(strategy="full", epochs=5, image_size=160),

@@ -33,7 +33,7 @@ class Profile:
     num_workers: int = 0  # DataLoader worker processes; decoded images are cached, so 0 is fast
     data_fractions: tuple = (0.1, 0.25, 0.5, 1.0)  # shares of the training images in lesson 02's data-efficiency runs
     lr_find_steps: int = 20  # optimiser steps of lesson 02's learning-rate range test
-    finetune_epochs: int = 4  # epochs of the one-call fine_tune (its measured default: see fine_tune)
+    finetune_epochs: int = 3  # epochs of the one-call fine_tune (its measured default: see fine_tune)
     finetune_image_size: Optional[int] = 192  # fine_tune's training side, pixels; None = the card's input_size
     tour_epochs: int = 2  # epochs of lesson 00's one-call fine_tune (the whole lesson has a minute on a cpu)
     tour_image_size: Optional[int] = 128  # its training side, pixels; None = finetune_image_size

@@ -47,16 +47,18 @@ def fine_tune(data: Union[str, Path] = "hymenoptera", *, backbone: str = "effici
               seed: int = 0, progress: bool = True) -> FineTuneResult:
     """Fine-tune ``backbone`` on ``data`` with ``strategy``; optionally save a model file.
 
-    The default recipe, ``full`` at the cpu profile's 192 px for 4 epochs, was chosen by measuring candidates on
+    The default recipe, ``full`` at the cpu profile's 192 px for 3 epochs, was chosen by measuring candidates on
     three datasets far apart, one call each (``scripts/measure_defaults.py``; cpu profile, 2 cores; validation
-    accuracy of the kept epoch; the times were taken on a busy machine, so compare them within a column only):
+    accuracy of the kept epoch). On a quiet machine the one call took 213 s on the blood cells at 192 px for 3
+    epochs and 268 s for 4, against the 4 minutes a practitioner should wait at most; hence 3:
 
         ===========================  ===========  ===========  ==================
         recipe                       hymenoptera  blood cells  glyphs (generated)
         ===========================  ===========  ===========  ==================
         discriminative, 224 px, 2    0.954        0.743        0.455
         full, 224 px, 3              0.941        0.912        not run
-        full, 192 px, 4 (default)    0.941        0.932        0.885
+        full, 192 px, 3 (default)    0.941        0.905        not run
+        full, 192 px, 4              0.941        0.932        0.885
         full, 160 px, 6              0.928        0.943        not run
         ===========================  ===========  ===========  ==================
 
