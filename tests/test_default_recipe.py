@@ -20,6 +20,7 @@ from conftest import REPO, SHARED_DATA
 from torch.utils.data import DataLoader
 
 from transfer_lessons.data import load_classification
+from transfer_lessons.runtime import atomic_path
 from transfer_lessons.training import fine_tune, load_model
 
 pytestmark = pytest.mark.slow
@@ -41,12 +42,10 @@ def _need(folder: str) -> Path:
 
 def _record(key: str, row: dict) -> None:
     path = REPO / "reports" / "default_recipe.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
     rows = json.loads(path.read_text()) if path.is_file() else {}
     rows[key] = row
-    temporary = path.with_suffix(".tmp")
-    temporary.write_text(json.dumps(rows, indent=2))
-    temporary.replace(path)
+    with atomic_path(path) as temporary:
+        temporary.write_text(json.dumps(rows, indent=2))
 
 
 def _accuracy(loaded, dataset) -> float:
