@@ -41,8 +41,8 @@ def check(m):
     baseline = min(m["throughput.baseline"], m["ladder.baseline"])
     if run["profile"] == "cpu":
         # On 2 CPU cores at 160 px the frozen backbone's forward pass dominates the step: the cache measured
-        # 1.11-1.53x in four runs (decoding 10-35 % of the baseline's time, timings of 10 steps), so only "the
-        # cache is not slower" is asserted, on the better of the two timings.
+        # 1.11-1.53x in four runs (decoding 10-35 % of the baseline's time, timings of 10 steps; the profile now
+        # times 6), so only "the cache is not slower" is asserted, on the better of the two timings.
         assert cached >= baseline, (cached, baseline)
     else:  # gpu: the model's step is cheap, decoding a JPEG on one CPU core is not (expected, not yet measured)
         assert cached >= 2 * baseline, (cached, baseline)

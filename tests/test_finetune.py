@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import inspect
-import os
-import subprocess
-import sys
 
 import pytest
 import torch
@@ -53,19 +50,18 @@ def test_docstring_lists_every_default_it_hides():
 
 
 @pytest.mark.timeout(300)
-def test_cli_finetune_then_predict_with_the_model(tmp_path):
-    env = {**os.environ, "TRANSFER_LESSONS_CACHE": str(tmp_path / "cache"), "TRANSFER_LESSONS_OFFLINE": "1",
-           "OMP_NUM_THREADS": "1"}
-    env.pop("TRANSFER_LESSONS_DATA", None)
-    run = lambda *a: subprocess.run([sys.executable, "-m", "transfer_lessons", *a], capture_output=True,  # noqa: E731
-                                    text=True, env=env, timeout=240)
+def test_cli_finetune_then_predict_with_the_model(tmp_path, isolated_assets, capsys, one_thread):
+    from transfer_lessons.course import main  # what `python -m transfer_lessons` runs (test_cli starts that)
+
     folder = image_folder(tmp_path / "fruit")
-    done = run("finetune", str(folder), "--out", str(tmp_path / "m.pt"), "--profile", "smoke",
-               "--strategy", "linear_probe", "--epochs", "1")
-    assert done.returncode == 0, done.stderr
-    assert "model saved to" in done.stdout and (tmp_path / "m.pt").is_file()
-    predicted = run("predict", str(folder / "val" / "apples" / "0.jpg"), "--model", str(tmp_path / "m.pt"))
-    assert predicted.returncode == 0, predicted.stderr
-    assert sorted(line.split("\t")[0] for line in predicted.stdout.strip().splitlines()) == ["apples", "plums"]
-    broken = run("finetune", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.pt"), "--profile", "smoke")
-    assert broken.returncode == 2 and "nowhere" in broken.stderr, broken.stderr
+    status = main(["finetune", str(folder), "--out", str(tmp_path / "m.pt"), "--profile", "smoke",
+                   "--strategy", "linear_probe", "--epochs", "1"])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert "model saved to" in out and (tmp_path / "m.pt").is_file()
+    status = main(["predict", str(folder / "val" / "apples" / "0.jpg"), "--model", str(tmp_path / "m.pt")])
+    out, err = capsys.readouterr()
+    assert status == 0, err
+    assert sorted(line.split("\t")[0] for line in out.strip().splitlines()) == ["apples", "plums"]
+    status = main(["finetune", str(tmp_path / "nowhere"), "--out", str(tmp_path / "x.pt"), "--profile", "smoke"])
+    assert status == 2 and "nowhere" in capsys.readouterr().err

@@ -45,8 +45,9 @@ SMOKE_SECONDS = 90  # the issue's budget for one lesson in the smoke profile
 # tests/lesson_NN_name.py per lesson, whose check(metrics) asserts them per profile.
 CHECKS = {nb.stem: importlib.import_module(f"lesson_{nb.stem}").check for nb in NOTEBOOKS
           if importlib.util.find_spec(f"lesson_{nb.stem}")}
-# Whole-lesson time budgets per profile (the issues' bounds), for reports of `make course`.
-BUDGET_SECONDS = {"cpu": {"02_fine_tuning": 360, "03_detection": 480, "04_optimization": 240, "05_robustness": 180}}
+# Whole-lesson time budgets per profile (the issues' bounds), for reports of `make course`; "course" is the sum.
+BUDGET_SECONDS = {"cpu": {"00_tour": 60, "02_fine_tuning": 360, "03_detection": 480, "04_optimization": 240,
+                          "05_robustness": 180, "course": 24 * 60}}
 
 
 def _offline_env(tmp: Path, mirror: Union[bool, Path] = True) -> dict:
@@ -203,6 +204,10 @@ def test_course_reports_meet_their_bounds():
         CHECKS[name]({**entry["metrics"], "run": {**entry["metrics"].get("run", {}), "profile": summary["profile"]}})
         budget = BUDGET_SECONDS.get(summary["profile"], {}).get(name)
         assert budget is None or entry["seconds"] <= budget, f"{name}: {entry['seconds']:.0f} s > {budget} s"
+    budget = BUDGET_SECONDS.get(summary["profile"], {}).get("course")
+    if budget and len(checked) == len(CHECKS):
+        total = sum(summary["lessons"][name]["seconds"] for name in checked)
+        assert total <= budget, f"the whole course took {total / 60:.1f} min > {budget / 60:.0f} min"
 
 
 def test_every_lesson_is_checked():

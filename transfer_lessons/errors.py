@@ -23,19 +23,8 @@ from __future__ import annotations
 import difflib
 from typing import Iterable
 
-__all__ = [
-    "TransferLessonsError",
-    "AssetError",
-    "ChecksumMismatch",
-    "OfflineAssetMissing",
-    "UnsafeArchive",
-    "DataError",
-    "BadImage",
-    "DatasetLayoutError",
-    "NonFiniteLoss",
-    "UnknownName",
-    "MissingExtra",
-]
+__all__ = ["TransferLessonsError", "AssetError", "ChecksumMismatch", "OfflineAssetMissing", "UnsafeArchive",
+           "DataError", "BadImage", "DatasetLayoutError", "NonFiniteLoss", "UnknownName", "MissingExtra"]
 
 
 class TransferLessonsError(Exception):
@@ -51,10 +40,8 @@ class ChecksumMismatch(AssetError):
 
     def __init__(self, path, expected: str, actual: str, fix: str = "delete it and run again"):
         self.path, self.expected, self.actual = path, expected, actual
-        super().__init__(
-            f"Checksum mismatch for {path}: expected sha256 {expected[:12]}…, got {actual[:12]}…; "
-            f"the file is corrupt or was changed: {fix}."
-        )
+        super().__init__(f"Checksum mismatch for {path}: expected sha256 {expected[:12]}…, got {actual[:12]}…; "
+                         f"the file is corrupt or was changed: {fix}.")
 
 
 class OfflineAssetMissing(AssetError):

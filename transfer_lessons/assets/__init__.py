@@ -3,7 +3,8 @@
 Each has a card (``DatasetCard``, ``WeightsCard``: where it comes from, its checksums, its license) and
 one resolver: mirror, cache, checksummed download, then (datasets only) a generated stand-in, as
 ``_datasets.py`` and ``_weights.py`` detail. ``build_mirror`` fills a mirror folder for a classroom.
-Below it lie only ``runtime`` and ``errors``.
+Below it lie only ``runtime`` and ``errors``. Lessons: 01 (``DATASETS``, ``weights_status``), 02 (``DATASETS``),
+05 (``safe_extract``, ``sha256_file``, ``verify_manifest``); every lesson's data comes through ``resolve_dataset``.
 """
 
 from ._datasets import (DATASETS, MANIFEST_DIR, AssetSource, DatasetCard, dataset_status, get_dataset_card,

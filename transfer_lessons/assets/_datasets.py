@@ -21,17 +21,10 @@ from ..runtime import cache_dir, is_offline, mirror_dir
 from ._fetch import download, read_manifest, safe_extract, sha256_file, verify_manifest
 from ._synthetic import write_synthetic
 
-
-def _manifest_dir() -> Path:
-    """The repo's data/ folder; a non-editable install ships it as ``transfer_lessons/manifests``."""
-    installed = Path(__file__).resolve().parents[1] / "manifests"  # wheel install (e.g. on Colab)
-    return installed if installed.is_dir() else Path(__file__).resolve().parents[2] / "data"
-
-
-MANIFEST_DIR = _manifest_dir()
-
-
-_STAMP = ".verified"
+_PACKAGE = Path(__file__).resolve().parents[1]
+# The repo's data/ folder, which a non-editable install (a wheel, e.g. on Colab) ships as transfer_lessons/manifests.
+MANIFEST_DIR = _PACKAGE / "manifests" if (_PACKAGE / "manifests").is_dir() else _PACKAGE.parent / "data"
+_STAMP = ".verified"  # written into a cached copy once verified (see _verify_cache)
 
 
 @dataclass(frozen=True)
@@ -125,10 +118,7 @@ def list_datasets() -> list[str]:
 
 
 def get_dataset_card(name: str) -> DatasetCard:
-    """Return the card of a known dataset.
-
-    Raises: UnknownName: the name is not in ``list_datasets()`` (the message suggests a close one).
-    """
+    """The card of a known dataset (else UnknownName, suggesting a close name)."""
     if name not in DATASETS:
         raise UnknownName("dataset", name, DATASETS, "transfer_lessons.list_datasets()")
     return DATASETS[name]
@@ -151,10 +141,8 @@ def _verify_cache(card: DatasetCard, root: Path) -> None:
 def extract_checked(card: DatasetCard, archive: Path, staging: Path, url: str, fix: str) -> Path:
     """Extract a dataset's archive into ``staging``; return its top folder, every manifest file checked.
 
-    Raises:
-        UnsafeArchive: a member would land outside ``staging``.
-        AssetError: no top folder named ``card.folder``, or a listed file is missing.
-        ChecksumMismatch: a file differs from the manifest (``fix`` is what the message advises).
+    Raises UnsafeArchive, AssetError (no top folder ``card.folder``, a listed file missing) or ChecksumMismatch;
+    ``fix`` is what the messages advise.
     """
     safe_extract(archive, staging)
     extracted = staging / card.folder
@@ -171,8 +159,6 @@ def extract_subset(card: DatasetCard, archive: Path, staging: Path, source: str,
 
     Each manifest entry ``<split>/<class>/<name>`` is looked up as ``.../<class>/<name>`` anywhere in the archive and
     accepted only with the manifest's sha256, so a re-packed or renamed archive works and a different one cannot.
-    Raises: AssetError: some listed files are not in the archive with their recorded contents (the message counts
-        them and names the first few).
     """
     safe_extract(archive, staging / "archive")
     found: dict = {}
@@ -238,16 +224,14 @@ def _fallback(card: DatasetCard, reason: str, allow_synthetic: bool, progress: b
 
 def resolve_dataset(name_or_path: Union[str, Path, DatasetCard], *, allow_synthetic: bool = True,
                     progress: bool = True) -> AssetSource:
-    """Find a dataset's folder: your own folder, mirror, cache, download, then a synthetic stand-in.
+    """Find a dataset's folder: your own folder, then the module docstring's order (mirror ... synthetic stand-in).
 
     ``allow_synthetic``: fall back to the card's generated stand-in (with a warning) instead of raising when the real
-    data cannot be had. The order is the module docstring's.
+    data cannot be had.
     Raises:
-        UnknownName: not a known name and not an existing folder.
-        ChecksumMismatch: a mirror or cache file differs from the manifest (the message names it).
-        AssetError: a file listed in the manifest is missing, or a download stopped part-way.
+        UnknownName, or DatasetLayoutError for a path: neither a known name nor an existing folder.
+        ChecksumMismatch, AssetError: a mirror or cache file differs or is missing, or a download stopped part-way.
         OfflineAssetMissing: nothing local, no network, and ``allow_synthetic=False``.
-    Used in every lesson through ``load_classification`` and ``load_detection``.
     """
     if not isinstance(name_or_path, DatasetCard) and name_or_path not in DATASETS:
         path = Path(name_or_path).expanduser()
@@ -282,12 +266,10 @@ def resolve_dataset(name_or_path: Union[str, Path, DatasetCard], *, allow_synthe
 
 
 def dataset_status(name: Union[str, DatasetCard]) -> dict:
-    """Say where a dataset would come from now, without downloading, generating or hashing.
+    """``{"available", "source"}``: where a dataset would come from now, without downloading, generating or hashing.
 
-    Returns:
-        ``{"available": bool, "source": "mirror" | "cache" | "download" | "synthetic"}``; ``"download"``: it would be
-        downloaded; ``"synthetic"`` with available False: only the generated stand-in can be had now.
-    Raises: UnknownName: unknown dataset name.
+    ``source`` is ``mirror``, ``cache``, ``download`` or ``synthetic``; ``synthetic`` with ``available`` False: only the
+    generated stand-in can be had now.
     """
     card = _card(name)
     mirror, cache = mirror_dir(), cache_dir()

@@ -41,15 +41,12 @@ def download(url: str, dest: Union[str, Path], *, sha256: Optional[str] = None,
              progress: bool = True, resume: bool = False) -> Path:
     """Download ``url`` to ``dest`` via ``dest.part``, check its sha256, then rename atomically.
 
-    Args:
-        resume: keep ``dest.part`` when the transfer stops and continue it next time with an HTTP ``Range`` request (a
-            server that ignores it resends the whole file); a joined file that fails the sha256 is fetched again from
-            byte 0. Use it only with a ``sha256``, which is what catches a part of another version of the file. Off by
-            default: a learner's cache needs no half files (the mirror builder uses it).
-    Raises:
-        OfflineAssetMissing: ``TRANSFER_LESSONS_OFFLINE`` is set, or the server cannot be reached.
-        AssetError: the server refused, or the transfer stopped early (run again).
-        ChecksumMismatch: the bytes differ from ``sha256`` (the partial file is deleted).
+    ``resume``: keep ``dest.part`` when the transfer stops and continue it next time with an HTTP ``Range`` request (a
+    server that ignores it resends the whole file); a joined file that fails the sha256 is fetched again from byte 0.
+    Use it only with a ``sha256``, which is what catches a part of another version of the file. Off by default: a
+    learner's cache needs no half files (the mirror builder uses it).
+    Raises: OfflineAssetMissing (offline, or the server cannot be reached), AssetError (the server refused, or the
+    transfer stopped early), ChecksumMismatch (the bytes differ from ``sha256``; the partial file is deleted).
     """
     dest = Path(dest)
     if is_offline():
@@ -150,10 +147,8 @@ def _check_tar(archive: Path, tar: tarfile.TarFile, target: Path) -> None:
 def safe_extract(archive: Union[str, Path], target: Union[str, Path]) -> Path:
     """Extract a .zip or .tar(.gz) into ``target`` (created) after checking every member first; returns ``target``.
 
-    Raises:
-        UnsafeArchive: a member has an absolute path, a '..' part, a link leading outside ``target``, or is a device
-            file; nothing is written in that case.
-        AssetError: the file is neither a zip nor a tar archive, or is damaged (truncated, bad CRC).
+    Raises UnsafeArchive, writing nothing, for a member with an absolute path, a '..' part, a link leading outside
+    ``target``, or a device file; AssetError for a file that is not a zip or tar archive, or is damaged.
     """
     archive, target = Path(archive), Path(target)
     target.mkdir(parents=True, exist_ok=True)
@@ -190,10 +185,7 @@ def _extract(archive: Path, real: Path) -> None:
 
 
 def read_manifest(path: Union[str, Path]) -> dict[str, str]:
-    """``{relative path: sha256}`` from a ``sha256sum`` list (``<hex>  <path>``); empty if there is none.
-
-    Raises: AssetError: a line is not ``<64 hex digits>  <path>`` (the message gives its number).
-    """
+    """``{relative path: sha256}`` from a ``sha256sum`` list (``<hex>  <path>``); empty if there is none."""
     path = Path(path)
     if not path.is_file():
         return {}
@@ -213,9 +205,7 @@ def verify_manifest(root: Union[str, Path], manifest_path: Union[str, Path], *,
                     fix: str = "delete it and run again") -> int:
     """Check every file listed in a ``sha256sum`` manifest under ``root``; returns how many were checked.
 
-    ``fix`` is what the error message tells the learner to do.
-    Raises:
-        AssetError: the manifest or a listed file is missing. ChecksumMismatch: a file differs (the message names it).
+    Raises AssetError (the manifest or a listed file is missing) or ChecksumMismatch, advising ``fix``.
     """
     root, manifest_path = Path(root), Path(manifest_path)
     if not manifest_path.is_file():
@@ -233,10 +223,7 @@ def verify_manifest(root: Union[str, Path], manifest_path: Union[str, Path], *,
 
 def manifest_problems(root: Union[str, Path], entries: dict[str, str]) -> list[dict]:
     """Every file of ``entries`` (``{relative path: sha256}``, as ``read_manifest`` gives) missing or changed under
-    ``root``: ``[{"path", "expected", "actual"}]``, ``actual`` None when missing.
-
-    Used by ``verify_manifest`` (which raises on the first) and the mirror (which lists and repairs them all).
-    """
+    ``root``: ``[{"path", "expected", "actual"}]``, ``actual`` None when missing."""
     root, problems = Path(root), []
     for rel, expected in entries.items():
         actual = sha256_file(root / rel) if (root / rel).is_file() else None

@@ -93,8 +93,7 @@ def _named(problems: list[dict]) -> str:
 
 
 def _dataset(card: DatasetCard, root: Path, base_url: Optional[str], progress: bool) -> tuple[str, str, dict]:
-    """Make ``root/<folder>`` a verified copy of the dataset: (status, detail, {relpath: sha256}). Bad files are
-    replaced one by one from a verified extraction, so files someone added beside the dataset's own stay."""
+    """Make ``root/<folder>`` a verified copy of the dataset: (status, detail, {relpath: sha256})."""
     digests = {f"{card.folder}/{rel}": digest for rel, digest in read_manifest(MANIFEST_DIR / card.manifest).items()}
     folder = root / card.folder
     problems = _problems(root, digests) if folder.is_dir() else []
@@ -183,13 +182,10 @@ def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str
     """Fetch datasets and weight files into a mirror folder; resume and repair an existing one.
 
     ``datasets``, ``backbones``, ``detectors``: names (None: every downloaded dataset, the whole catalog, and
-    ``coco_detector``; ``[]``: none). ``base_url``: fetch ``<base_url>/<file name>``, not the official addresses.
-    Returns:
-        One row per asset, ``{"kind", "name", "path", "status", "detail"}``; status is ``present`` (already there and
-        verified), ``fetched``, ``repaired`` (corrupt or missing files replaced: the detail names them) or ``failed``
-        (the detail is the error and its fix; the other assets go on: run again to resume).
-    Raises: UnknownName: a dataset, backbone or detector name is not known.
-    Used by ``python -m transfer_lessons mirror``.
+    ``coco_detector``; ``[]``: none; unknown: UnknownName). ``base_url``: fetch ``<base_url>/<file name>``, not the
+    official addresses. Returns one row per asset, ``{"kind", "name", "path", "status", "detail", ...}``; status is
+    ``present`` (already there and verified), ``fetched``, ``repaired`` (the detail names the files replaced) or
+    ``failed`` (the detail is the error and its fix; the other assets go on: run again to resume).
     """
     root = Path(directory).expanduser()
     (root / _DOWNLOADS).mkdir(parents=True, exist_ok=True)
@@ -229,9 +225,8 @@ def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str
 
 
 def check_mirror(directory: Union[str, Path]) -> list[dict]:
-    """Verify every file a built mirror lists in ``MANIFEST.sha256``, without the network.
+    """Verify, offline, every file a built mirror lists in ``MANIFEST.sha256``: ``[{"path", "problem"}]`` of the bad.
 
-    Returns: ``[{"path", "problem"}]``, one per missing or corrupt file (empty: all good).
     Raises: AssetError: the folder holds no ``MANIFEST.sha256`` (not built by ``mirror``), or it is damaged.
     """
     root = Path(directory).expanduser()

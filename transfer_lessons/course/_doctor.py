@@ -39,10 +39,8 @@ def print_doctor(report: dict) -> None:
     print("\nbackbone                  offline  available  source")
     for name, info in report["backbones"].items():
         print(f"{name:<25} {str(info['offline']):<8} {str(info['available']):<10} {info['source']}")
-    print("\ndataset                   available  source")
-    for name, info in report["datasets"].items():
-        print(f"{name:<25} {str(info['available']):<10} {info['source']}")
-    print("\ndetector weights          available  source")
-    for name, info in report["detectors"].items():
-        print(f"{name:<25} {str(info['available']):<10} {info['source']}")
+    for heading, key in (("dataset", "datasets"), ("detector weights", "detectors")):
+        print(f"\n{heading:<25} available  source")
+        for name, info in report[key].items():
+            print(f"{name:<25} {str(info['available']):<10} {info['source']}")
 

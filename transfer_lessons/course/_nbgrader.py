@@ -111,15 +111,9 @@ def nbgrader_notebook(lesson: Path, solutions: Path):
 def build_nbgrader(out_dir, notebooks_dir="notebooks") -> list[Path]:
     """Write an nbgrader course folder: ``nbgrader_config.py`` (if absent) and ``source/<lesson>/<lesson>.ipynb``.
 
-    Args:
-        out_dir: the course folder, e.g. ``build/nbgrader``; only its ``source/`` is replaced, so ``release/``,
-            submissions and the gradebook survive a new export. notebooks_dir: the lessons and ``solutions/``.
-    Returns: The source notebooks written.
+    Only ``out_dir/source/`` is replaced, so ``release/``, submissions and the gradebook survive a new export.
+    Then ``nbgrader generate_assignment 00_tour`` in that folder. Returns the source notebooks written.
     Raises: DataError: no lessons, a lesson without its solutions notebook, or a ``source/`` this did not write.
-    Example:
-        >>> tl.course.build_nbgrader("build/nbgrader")  # doctest: +SKIP
-        [PosixPath('build/nbgrader/source/00_tour/00_tour.ipynb'), ...]
-    Used by ``make nbgrader``; then ``nbgrader generate_assignment 00_tour`` in that folder.
     """
     nbformat = require("nbformat", "course", "writing the nbgrader edition")
     notebooks, out = Path(notebooks_dir), Path(out_dir)

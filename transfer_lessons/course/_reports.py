@@ -124,10 +124,7 @@ def _section(name: str, entry: dict, reports_dir: Path) -> str:
 
 
 def index_html(summary: dict, reports_dir) -> str:
-    """The reports page for ``summary`` (``reports/summary.json``), with charts read from ``reports_dir``.
-
-    Used by ``run_lessons`` (``make course``); the browser test screenshots it.
-    """
+    """The reports page for ``summary`` (``reports/summary.json``), with charts read from ``reports_dir``."""
     lessons = summary["lessons"]
     ok = sum(entry["status"] == "ok" for entry in lessons.values())
     versions = ", ".join(f"{k} {v}" for k, v in summary["versions"].items())

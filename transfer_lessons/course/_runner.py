@@ -1,8 +1,7 @@
 """Running the lessons: each executed with papermill into ``reports/`` (one failing lesson does not stop the
 others), with an HTML copy of each, ``reports/summary.json`` (every recorded value) and ``reports/index.html``
-(``_reports.py``).
-The kernel runs headless (widgets print their default state) and quiet: without the "running over TCP without
-encryption" warning that jupyter_client logs for each lesson.
+(``_reports.py``). The kernel runs headless (widgets print their default state) and quiet: without the
+"running over TCP without encryption" warning that jupyter_client logs for each lesson.
 """
 
 from __future__ import annotations
@@ -29,9 +28,7 @@ def write_text(path: Path, text: str) -> None:
 
 def clear_folder(folder: Path, marker: str, keep_away_from: Path, example: str) -> None:
     """Empty ``folder`` for a new edition, but only if an edition wrote it (``marker`` inside) and it does not
-    hold ``keep_away_from`` (the course's own notebooks).
-
-    Raises: DataError: ``folder`` is not empty and not an edition.
+    hold ``keep_away_from`` (the course's own notebooks); a non-empty other folder raises DataError.
     """
     if folder.exists() and any(folder.iterdir()):
         if not (folder / marker).is_file() or keep_away_from.resolve().is_relative_to(folder.resolve()):
@@ -41,10 +38,7 @@ def clear_folder(folder: Path, marker: str, keep_away_from: Path, example: str) 
 
 
 def find_lessons(notebook_dir, names: Optional[Iterable[str]] = None) -> list[Path]:
-    """Lesson notebooks ``NN_name.ipynb`` in order; ``names`` filters by number or stem.
-
-    Raises: UnknownName: a requested lesson does not exist.
-    """
+    """Lesson notebooks ``NN_name.ipynb`` in order; ``names`` filters by number or stem (UnknownName: not there)."""
     lessons = sorted(p for p in Path(notebook_dir).glob("[0-9][0-9]_*.ipynb"))
     if not names:
         return lessons
@@ -104,15 +98,11 @@ def _to_html(notebook: Path) -> str:
 
 def run_lessons(profile: str = "auto", lessons: Optional[Iterable[str]] = None,
                 notebook_dir="notebooks", out_dir="reports", timeout: Optional[int] = 1800) -> dict:
-    """Execute lessons with papermill and write the reports; return the summary.
+    """Execute lessons with papermill and write the reports; return the summary, also written to ``summary.json``.
 
-    Args:
-        profile: ``smoke``, ``cpu``, ``gpu`` or ``auto``; injected as the notebooks' ``PROFILE``.
-        lessons: numbers or stems to run (default: all). notebook_dir: where the lesson notebooks are.
-        out_dir: where ``NN_name.ipynb``, ``.html``, ``summary.json`` and ``index.html`` go.
-        timeout: seconds one cell may run before the lesson counts as failed.
-    Returns: The summary dict also written to ``summary.json``; ``all(status == "ok")`` is success.
-    Used by ``make course`` through ``python -m transfer_lessons run``.
+    ``profile`` (``smoke``, ``cpu``, ``gpu`` or ``auto``) is injected as the notebooks' ``PROFILE``; ``lessons``:
+    numbers or stems (default: all); ``out_dir`` gets ``NN_name.ipynb``, ``.html``, ``summary.json`` and
+    ``index.html``; ``timeout``: seconds one cell may run before the lesson counts as failed.
     """
     profile = resolve_profile_name(profile)
     out = Path(out_dir)

@@ -2,7 +2,9 @@
 detection datasets and their loaders; sample photos.
 
 ``transforms_for(backbone)`` reads the backbone's card (why ``data`` sits above ``models``: see the
-package docstring); datasets themselves come from ``assets``.
+package docstring); datasets themselves come from ``assets``. Lessons: 00 (sample photos),
+01 (``load_classification``, transforms), 02 (loaders, ``with_transform``, ``fraction_subset``,
+``eval_size_for``), 03 (detection data), 04 (``with_transform``, ``DecodingImageDataset``), 05 (loaders).
 """
 
 from ._classification import ClassificationData, fraction_subset, load_classification, make_loaders, with_transform

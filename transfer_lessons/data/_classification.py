@@ -46,21 +46,13 @@ def load_classification(data="hymenoptera", *, backbone="efficientnet_lite0", im
                         persist: bool = False, progress: bool = True) -> ClassificationData:
     """Load a classification dataset as decoded, augmented train and val Datasets, preprocessed for ``backbone``.
 
-    Args:
-        data: a name from ``list_datasets()``, or your own data: a folder with ``train/`` and ``val/`` (or ``valid/``,
-            ``test/``), a folder of class folders, or a ``path,label`` CSV (see ``_layouts.py``).
-        image_size: square training input side (None: the card's, see ``image_size_for``). Images are decoded once at
-            ``ceil(image_size / crop_pct)``. eval_size: validation side (None: ``image_size``; see ``eval_size_for``).
-        train_images, val_images: caps (None = all), balanced per class. seed: which subset and split are drawn.
-        val_fraction: the share of each class held out to validate, when the data has no validation split.
-        persist: also keep the decoded tensors on disk in the cache for the next run.
-    Returns: ``ClassificationData``; its ``split`` says how the validation images were chosen (layout, fraction, seed,
-        a digest of their names), for ``fine_tune``'s model file.
-    Raises:
-        DatasetLayoutError: no images, fewer than 2 classes, a class with fewer than 2 images in a split.
-        BadImage: an image cannot be decoded (the message names it). AssetError: see ``resolve_dataset``.
-        UnknownName: unknown backbone.
-    Used in lessons 01, 02, 04 and 05.
+    ``data``: a name from ``list_datasets()``, or your own data: a folder with ``train/`` and ``val/`` (or ``valid/``,
+    ``test/``), a folder of class folders, or a ``path,label`` CSV. ``image_size`` None: the card's; images are decoded
+    once at ``ceil(image_size / crop_pct)``. ``eval_size`` None: ``image_size`` (see ``eval_size_for``).
+    ``train_images``, ``val_images``: caps (None = all), balanced per class. ``val_fraction``: the share of each class
+    held out when the data has no validation split. ``persist``: also keep the decoded tensors on disk for the next run.
+    Raises: DatasetLayoutError (no images, under 2 classes, a class with under 2 images in a split), BadImage (an
+    image cannot be decoded), AssetError (see ``resolve_dataset``), UnknownName (unknown backbone).
     """
     check_task(data, "classification", "load_detection")
     table = Path(str(data)).expanduser()
@@ -81,21 +73,14 @@ def load_classification(data="hymenoptera", *, backbone="efficientnet_lite0", im
 
 
 def with_transform(dataset: CachedImageDataset, transform: Optional[Callable]) -> CachedImageDataset:
-    """The same images under another transform, sharing the decoded cache (no copy, no decoding).
-
-    Shown in lesson 02, *Loss and augmentation*.
-    """
+    """The same images under another transform, sharing the decoded cache (no copy, no decoding)."""
     view = copy.copy(dataset)
     view.transform = transform
     return view
 
 
 def fraction_subset(dataset: CachedImageDataset, fraction: float, seed: int = 0) -> Subset:
-    """A class-balanced ``fraction`` of ``dataset`` (at least one image per class), fixed by ``seed``.
-
-    Raises: ValueError: ``fraction`` is not in (0, 1].
-    Shown in lesson 02, *Data efficiency*.
-    """
+    """A class-balanced ``fraction`` in (0, 1] of ``dataset`` (at least one image per class), fixed by ``seed``."""
     if not 0 < fraction <= 1:
         raise ValueError(f"fraction_subset: fraction must be in (0, 1], got {fraction}.")
     count = max(len(dataset.classes), round(fraction * len(dataset)))
@@ -109,12 +94,9 @@ def make_loaders(data: ClassificationData, batch_size: int, *, train=None,
 
     The shuffle draws from torch's global random generator, which ``fit`` seeds and saves in its checkpoints: the same
     seed gives the same batches, and a resumed run sees the same batches as an uninterrupted one (a loader with its own
-    generator would restart its order).
-    Args:
-        train: a Dataset instead of ``data.train`` (e.g. a ``fraction_subset``).
-        batch_size: images per batch (validation uses twice as many: no gradients to store).
-        num_workers: DataLoader worker processes (decoded images are cached: 0 is usually fastest).
-    Shown in plain PyTorch in lesson 02, *The training loop*.
+    generator would restart its order). ``train``: a Dataset instead of ``data.train`` (e.g. a ``fraction_subset``).
+    Validation batches are twice ``batch_size`` (no gradients to store); ``num_workers`` 0 is usually fastest, as
+    decoded images are cached.
     """
     train_loader = DataLoader(data.train if train is None else train, batch_size=batch_size, shuffle=True,
                               num_workers=num_workers)

@@ -95,12 +95,9 @@ class DetectionDataset(Dataset):
 
     ``target`` holds ``boxes`` (float [N, 4], x1 y1 x2 y2 pixels), ``labels`` (int64 [N], 1..K), ``masks`` (uint8 [N, H,
     W], mask layout only), ``image_id``, ``area`` and ``iscrowd``. ``classes[0]`` is ``"__background__"``, so
-    ``len(classes)`` is torchvision's ``num_classes``. Every file is checked when the dataset is built, so errors appear
-    before training starts. ``transforms``: a ``v2`` transform of ``(image, target)``; boxes and masks follow flips.
-    Raises:
-        DatasetLayoutError: neither layout is found, or a mask is missing.
-        DataError: a mask differs in size from its image, marks nothing, or a box is empty or outside the image.
-    Used in lesson 03.
+    ``len(classes)`` is torchvision's ``num_classes``. Every file is checked when the dataset is built, so errors
+    (DatasetLayoutError, DataError) appear before training starts. ``transforms``: a ``v2`` transform of
+    ``(image, target)``; boxes and masks follow flips.
     """
 
     def __init__(self, root: Union[str, Path], transforms: Optional[Callable] = None):
@@ -126,17 +123,14 @@ class DetectionDataset(Dataset):
     def __getitem__(self, index: int):
         record = self.records[index]
         image = tv_tensors.Image(torch.from_numpy(np.array(open_rgb(record["image"]))).permute(2, 0, 1))
-        height, width = image.shape[-2:]
-        count = len(record["labels"])
         target = {"boxes": tv_tensors.BoundingBoxes(record["boxes"].clone(), format="XYXY",
-                                                    canvas_size=(height, width)),
+                                                    canvas_size=tuple(image.shape[-2:])),
                   "labels": record["labels"].clone(), "image_id": index,
-                  "iscrowd": torch.zeros(count, dtype=torch.int64)}
+                  "iscrowd": torch.zeros(len(record["labels"]), dtype=torch.int64)}
         if record["mask"] is not None:
             with Image.open(record["mask"]) as mask_image:
-                mask = torch.from_numpy(np.array(mask_image))
-            ids = torch.from_numpy(record["ids"].astype(np.int64))
-            target["masks"] = tv_tensors.Mask((mask[None] == ids[:, None, None]).to(torch.uint8))
+                masks = np.array(mask_image)[None] == record["ids"][:, None, None]  # one plane per instance id
+            target["masks"] = tv_tensors.Mask(torch.from_numpy(masks).to(torch.uint8))
         if self.transforms is not None:
             image, target = self.transforms(image, target)
         boxes = target["boxes"]
@@ -162,16 +156,11 @@ class DetectionData:
 def load_detection(name_or_path="pennfudan", *, min_size: int = 320, train_images: Optional[int] = None,
                    test_images: Optional[int] = 50, seed: int = 0, allow_synthetic: bool = True,
                    progress: bool = True) -> DetectionData:
-    """Load a detection dataset, split into train (flip-augmented) and test, resized to ``min_size``.
+    """Load a detection dataset, split into train (flip-augmented) and test, float32 images in [0, 1].
 
-    Args:
-        name_or_path: ``"pennfudan"``, ``"synthetic_detection"`` or your own folder (either layout).
-        min_size: shorter image side after resizing, pixels (boxes and masks are resized too).
-        train_images: cap on training images (None = all the rest). seed: fixes the split.
-        test_images: images held out for testing; at most half of the dataset.
-    Returns: ``DetectionData``; images are float32 in [0, 1].
+    ``name_or_path``: ``"pennfudan"``, ``"synthetic_detection"`` or your own folder (either layout). ``min_size``:
+    shorter image side after resizing, pixels (boxes and masks follow). ``test_images``: held out, at most half.
     Raises: DatasetLayoutError, DataError: see ``DetectionDataset``. AssetError: see ``resolve_dataset``.
-    Used in lesson 03.
     """
     check_task(name_or_path, "detection", "load_classification")
     source = resolve_dataset(name_or_path, allow_synthetic=allow_synthetic, progress=progress)
@@ -191,7 +180,6 @@ def make_detection_loaders(data: DetectionData, batch_size: int = 4, num_workers
 
     Both loaders own a random generator, so iterating either never draws from torch's global one: evaluating between
     epochs leaves the training run (its flips, the RPN's sampling) unchanged.
-    Used in lesson 03.
     """
     common = dict(batch_size=batch_size, num_workers=num_workers, collate_fn=collate_detection)
     return (DataLoader(data.train, shuffle=True, generator=torch.Generator().manual_seed(seed), **common),

@@ -23,16 +23,14 @@ from ..runtime import atomic_path, cache_dir
 
 IMAGE_EXTENSIONS = (".jpg", ".jpeg", ".png", ".gif", ".bmp", ".webp", ".tif", ".tiff")
 
-
 MIN_SIDE = 8  # pixels; smaller images are icons or broken thumbnails, not training data
 
 
 def open_rgb(path: Union[str, Path], *, draft_size: Optional[int] = None) -> Image.Image:
-    """Open an image fully decoded as RGB, with its EXIF orientation applied.
+    """Open an image fully decoded as RGB, with its EXIF orientation applied; BadImage if unreadable or tiny.
 
     ``draft_size``: let JPEG decoding shrink by a power of two while keeping both sides at least this many pixels (much
     faster for large photos).
-    Raises: BadImage: the file is unreadable, corrupt, truncated, or smaller than 8 px a side.
     """
     path = Path(path)
     try:
@@ -52,11 +50,10 @@ def open_rgb(path: Union[str, Path], *, draft_size: Optional[int] = None) -> Ima
 
 
 def scan_image_folder(root: Union[str, Path]) -> tuple[list[tuple[Path, int]], list[str]]:
-    """List ``(image path, class index)`` pairs of an ImageFolder tree ``root/<class>/<image>``.
+    """``(samples, classes)`` of an ImageFolder tree ``root/<class>/<image>``: ``(path, class index)`` pairs, sorted.
 
-    Files that are not images (by extension) and hidden files are skipped.
-    Returns: ``(samples, classes)``: samples sorted by class then path; classes sorted by name.
-    Raises: DatasetLayoutError: ``root`` is missing, has no class folders, or a class folder has no images.
+    Hidden files and files without an image extension are skipped; a missing ``root``, no class folders or an empty
+    class folder raise DatasetLayoutError.
     """
     root = Path(root)
     expected = f"expected {root}/<class>/<image>.jpg"
@@ -79,10 +76,7 @@ def scan_image_folder(root: Union[str, Path]) -> tuple[list[tuple[Path, int]], l
 
 def balanced_subset(samples: Sequence[tuple[Path, int]], count: Optional[int],
                     seed: int = 0) -> list[tuple[Path, int]]:
-    """Pick ``count`` samples, as evenly over the classes as they allow, the same for the same seed.
-
-    Returns all samples when ``count`` is None or not smaller; keeps the original order.
-    """
+    """Pick ``count`` samples (None: all), as evenly over the classes as they allow, in their order, fixed by seed."""
     if count is None or count >= len(samples):
         return list(samples)
     if count < 1:
@@ -129,7 +123,7 @@ class DecodedImageCache:
                     torch.save({"images": self.images}, tmp)
 
     def key(self) -> str:
-        """A digest of the file list, their sizes and mtimes, and the decode size."""
+        """The name of the ``persist`` file (see the class docstring)."""
         stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in self.paths]
         return hashlib.sha256(json.dumps([self.decode_size, stats]).encode()).hexdigest()[:24]
 
@@ -168,9 +162,7 @@ class CachedImageDataset(Dataset):
 class DecodingImageDataset(Dataset):
     """The images and transform of a ``CachedImageDataset``, decoded from the file at every access.
 
-    What ``torchvision.datasets.ImageFolder`` does (open, decode and convert the JPEG each time an image is asked for,
-    then transform it): the baseline the decoded-image cache is measured against.
-    Shown in lesson 04, *Speed*.
+    What ``torchvision.datasets.ImageFolder`` does: the baseline the decoded-image cache is measured against.
     """
 
     def __init__(self, dataset: CachedImageDataset):

@@ -79,9 +79,8 @@ def _check(split_samples: dict, classes, where: Path) -> None:
 def find_split(root: Path, *, val_fraction: float = 0.2, seed: int = 0):
     """``(train samples, val samples, classes, split description)`` of a dataset folder or CSV (module docstring).
 
-    Raises:
-        DatasetLayoutError: no class folders or images, fewer than 2 classes, a class with fewer than 2 images in a
-            split, different classes in train and val, a bad CSV row (each message names the file or class).
+    Raises DatasetLayoutError, naming the file or class, for anything the module docstring refuses, different
+    classes in train and val, or a bad CSV row.
     """
     auto, split = None, {"layout": "", "val_fraction": None, "seed": None}  # auto: the samples to split here
     if root.is_file() and root.suffix.lower() == ".csv":

@@ -38,11 +38,9 @@ def train_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEA
                      crop_scale: tuple[float, float] = (0.35, 1.0)) -> v2.Compose:
     """Training augmentation: random resized crop, horizontal flip, scale to [0, 1], normalise.
 
-    ``image_size`` is the output side in pixels. ``crop_scale`` is the range of the crop's area as a fraction of the
-    image. The default keeps at least a third of each image, milder than ImageNet training's (0.08, 1.0), which was made
-    for hundreds of epochs (lesson 02, *Loss and augmentation*, measures this crop against none; its measured gain over
-    (0.08, 1.0) in a 3-epoch run was within noise).
-    Raises: ValueError: unknown interpolation.
+    ``crop_scale`` is the range of the crop's area as a fraction of the image. The default keeps at least a third of
+    each image, milder than ImageNet training's (0.08, 1.0), which was made for hundreds of epochs (its measured gain
+    over (0.08, 1.0) in a 3-epoch run was within noise).
     """
     return v2.Compose([
         v2.RandomResizedCrop(image_size, scale=crop_scale, interpolation=_interpolation(interpolation), antialias=True),
@@ -54,10 +52,7 @@ def train_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEA
 def eval_transforms(image_size: int = 224, mean: Sequence[float] = IMAGENET_MEAN,
                     std: Sequence[float] = IMAGENET_STD, interpolation: str = "bicubic",
                     crop_pct: float = CROP_PCT) -> v2.Compose:
-    """Evaluation preprocessing: resize to ``image_size / crop_pct``, centre-crop, scale, normalise; deterministic.
-
-    Raises: ValueError: unknown interpolation.
-    """
+    """Evaluation preprocessing: resize to ``image_size / crop_pct``, centre-crop, scale, normalise; deterministic."""
     return v2.Compose([
         v2.Resize(int(image_size / crop_pct), interpolation=_interpolation(interpolation), antialias=True),
         v2.CenterCrop(image_size),
@@ -71,9 +66,7 @@ def eval_size_for(train_size: int) -> int:
     A random resized crop enlarges part of the image to ``train_size``, so objects look bigger in training than in a
     centre-cropped test image of the same size; testing at a larger size restores their apparent size ("FixRes": Touvron
     et al., *Fixing the train-test resolution discrepancy*, NeurIPS 2019). The rule, about 1.15 times the training side
-    rounded to a multiple of 32, follows the test sizes timm publishes for its models; lesson 02 measures the effect at
-    several sizes (``eval_size_for(224)`` is 256).
-    Shown in lesson 02, *Evaluating the fine-tuned model*.
+    rounded to a multiple of 32, follows the test sizes timm publishes for its models (``eval_size_for(224)`` is 256).
     """
     return max(32, round(train_size * 1.15 / 32) * 32)
 
@@ -89,10 +82,7 @@ def denormalize(tensor: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
 
 def preprocessing(backbone) -> dict:
     """``{"input_size", "mean", "std", "interpolation", "crop_pct"}`` of a card, a catalog name, or a model built by
-    ``create_backbone`` (read from its ``pretrained_cfg``, which holds its card's values).
-
-    Raises: UnknownName: an unknown backbone name.
-    """
+    ``create_backbone`` (read from its ``pretrained_cfg``, which holds its card's values)."""
     cfg = backbone.pretrained_cfg if isinstance(backbone, nn.Module) else get_card(backbone).data_config()
     return {"input_size": cfg["input_size"][-1], **{k: cfg[k] for k in ("mean", "std", "interpolation", "crop_pct")}}
 
@@ -104,11 +94,9 @@ def image_size_for(backbone, image_size: Optional[int] = None) -> int:
 
 def transforms_for(backbone, image_size: Optional[int] = None, *, train: bool = False,
                    crop_scale: tuple[float, float] = (0.35, 1.0)) -> v2.Compose:
-    """The training or evaluation pipeline of ``backbone`` (a card, a catalog name or its model).
+    """``train_transforms`` or ``eval_transforms`` of ``backbone`` (a card, a catalog name or its model).
 
-    Size, mean, std, interpolation and crop come from the backbone; ``image_size`` None: the card's
-    (``image_size_for``). ``train``: ``train_transforms``, else ``eval_transforms``.
-    Used by ``load_classification``, ``predict_topk``, ``load_model`` and lesson 01's features.
+    Size, mean, std, interpolation and crop come from the backbone; ``image_size`` None: the card's.
     """
     config = preprocessing(backbone)
     size = image_size_for(backbone, image_size)

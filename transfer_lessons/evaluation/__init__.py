@@ -2,7 +2,12 @@
 worth (linear probe, k-NN, zero-shot), detection metrics (IoU matching, precision, recall, AP), calibration,
 and robustness (attacks, attack detectors, corruptions).
 
-Below ``training``, which scores every epoch with it; above ``data`` and ``models``.
+Below ``training``, which scores every epoch with it; above ``data`` and ``models``. Lessons:
+    00  predict_topk
+    01  frozen features, linear probe, k-NN, PCA, zero-shot
+    02  confusion matrix, per-class report, confident mistakes, Grad-CAM
+    03  matching, precision-recall, AP, NMS, evaluate_detector
+    05  attacks, attack detectors, corruptions, calibration
 """
 
 from ._calibration import apply_temperature, expected_calibration_error, fit_temperature, reliability_bins
@@ -17,10 +22,9 @@ from ._robustness import (CORRUPTIONS, accuracy_under_attack, corrupt, detector_
                           squeeze_score)
 
 __all__ = ["apply_temperature", "expected_calibration_error", "fit_temperature", "reliability_bins", "accuracy",
-           "confident_mistakes", "confusion_matrix", "per_class_report", "predict_topk", "Matches",
-           "average_precision", "evaluate_detector", "match_detections", "missed_objects", "precision_recall",
-           "to_device", "FeatureSet", "LinearProbe",
-           "backbone_features", "clear_feature_cache", "extract_features", "fit_linear_probe", "imagenet_class_map",
-           "knn_accuracy", "knn_predict", "pca", "zero_shot_accuracy", "zero_shot_predict", "grad_cam",
-           "filter_detections", "CORRUPTIONS", "accuracy_under_attack", "corrupt", "detector_scores", "fgsm",
-           "noise_score", "pgd", "roc_auc", "squeeze_score"]
+           "confident_mistakes", "confusion_matrix", "per_class_report", "predict_topk", "Matches", "average_precision",
+           "evaluate_detector", "match_detections", "missed_objects", "precision_recall", "to_device", "FeatureSet",
+           "LinearProbe", "backbone_features", "clear_feature_cache", "extract_features", "fit_linear_probe",
+           "imagenet_class_map", "knn_accuracy", "knn_predict", "pca", "zero_shot_accuracy", "zero_shot_predict",
+           "grad_cam", "filter_detections", "CORRUPTIONS", "accuracy_under_attack", "corrupt", "detector_scores",
+           "fgsm", "noise_score", "pgd", "roc_auc", "squeeze_score"]

@@ -25,11 +25,8 @@ def _checked(logits, targets, caller: str):
 def expected_calibration_error(logits: torch.Tensor, targets: torch.Tensor, n_bins: int = 15) -> float:
     """Expected calibration error (Guo et al., ICML 2017): |confidence - accuracy| averaged over bins.
 
-    Args: logits: [N, C] raw scores. targets: [N] labels. n_bins: equal-width confidence bins on [0, 1].
-    Returns: ECE in [0, 1], bins weighted by count (torchmetrics, norm "l1"); 0 is perfectly calibrated.
-    Raises: ValueError: the shapes do not match.
-    Example: ``expected_calibration_error(val_logits, val_targets)``
-    Shown in lesson 05, *Is the model's confidence honest?*
+    ``n_bins`` equal-width confidence bins on [0, 1], weighted by count (torchmetrics, norm "l1"); the result is in
+    [0, 1], 0 when perfectly calibrated. Raises: ValueError: logits not [N, C] raw scores, or targets not [N].
     """
     logits, targets = _checked(logits, targets, "expected_calibration_error")
     # softmax here: torchmetrics skips its own when raw logits happen to lie in [0, 1]
@@ -40,15 +37,9 @@ def expected_calibration_error(logits: torch.Tensor, targets: torch.Tensor, n_bi
 def reliability_bins(logits: torch.Tensor, targets: torch.Tensor, n_bins: int = 10) -> dict:
     """Per-bin mean confidence, accuracy and count: the numbers behind a reliability diagram.
 
-    Args:
-        logits: [N, C] raw scores. targets: [N] labels. n_bins: equal-width bins [a, b) on [0, 1],
-            as torchmetrics'; a confidence of exactly 1 goes in the last bin.
-    Returns:
-        ``{"edges": n_bins + 1 floats, "confidence", "accuracy": n_bins floats, "count": n_bins ints}``;
-        an empty bin's confidence and accuracy are NaN, so a plot leaves it blank.
-    Raises: ValueError: the shapes do not match.
-    Example: ``bins = reliability_bins(val_logits, val_targets); ax.plot(bins["confidence"], bins["accuracy"])``
-    Shown in lesson 05, *Is the model's confidence honest?*
+    Bins are equal-width [a, b) on [0, 1], as torchmetrics'; a confidence of exactly 1 goes in the last bin.
+    Returns ``{"edges": n_bins + 1 floats, "confidence", "accuracy": n_bins floats, "count": n_bins ints}``; an
+    empty bin's confidence and accuracy are NaN, so a plot leaves it blank. Raises: ValueError: the shapes do not match.
     """
     logits, targets = _checked(logits, targets, "reliability_bins")
     confidence, predicted = logits.softmax(1).float().max(1)
@@ -64,13 +55,9 @@ def reliability_bins(logits: torch.Tensor, targets: torch.Tensor, n_bins: int = 
 def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
     """Temperature scaling (Guo et al. 2017): the T > 0 minimising the NLL of ``logits / T``.
 
-    LBFGS fits log T, so T stays positive. Dividing all logits by one number keeps every argmax,
-    so accuracy is untouched. Fit on validation logits, never on the test set.
-    Args: logits: [N, C] validation logits. targets: [N] labels.
-    Returns: T; above 1 means the model was over-confident.
+    LBFGS fits log T, so T stays positive. Dividing all logits by one number keeps every argmax, so accuracy is
+    untouched. Fit on validation logits, never on the test set; T above 1 means the model was over-confident.
     Raises: ValueError: the shapes do not match, or the fit gave a non-finite T.
-    Example: ``calibrated = apply_temperature(test_logits, fit_temperature(val_logits, val_targets))``
-    Shown in lesson 05, *Temperature scaling*.
     """
     logits, targets = _checked(logits, targets, "fit_temperature")
     log_t = torch.zeros(1, dtype=torch.double, requires_grad=True)
@@ -92,11 +79,7 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
     """``logits / temperature``: softer probabilities for T > 1, the same predicted classes.
 
-    Args: logits: [N, C] raw scores. temperature: T from ``fit_temperature``.
-    Returns: The scaled logits, same shape.
     Raises: ValueError: ``temperature`` is not a positive number.
-    Example: ``apply_temperature(torch.tensor([[2.0, 0.0]]), 2.0)  # tensor([[1., 0.]])``
-    Shown in lesson 05, *Temperature scaling*.
     """
     if not (math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"apply_temperature: temperature={temperature}; it must be a positive number.")

@@ -1,8 +1,7 @@
 """A classifier's predictions, measured: accuracy, confusion matrix, per-class scores, confident mistakes.
 
 Counting is torchmetrics'. Inputs are what ``evaluate(..., return_outputs=True)`` returns: ``logits``
-``[N, C]`` and ``targets`` ``[N]``, on the CPU. ``predict_topk`` runs a 1000-class backbone on one photo,
-preprocessed as its card says.
+``[N, C]`` and ``targets`` ``[N]``, on the CPU; ``predict_topk`` takes one photo instead.
 """
 
 from __future__ import annotations
@@ -27,13 +26,8 @@ from ..models import imagenet_labels
 def accuracy(logits, targets) -> float:
     """Top-1 accuracy of a batch, as a fraction in [0, 1].
 
-    Args:
-        logits: ``(N, C)`` class scores. targets: ``(N,)`` class indices, or ``(N, C)`` class probabilities
-            (mixup and cutmix mix two images' labels; the class with the larger share counts as right).
-    Returns: The fraction of rows whose highest score is the target class.
-    Raises: ValueError: logits and targets hold different numbers of rows.
-    Example: ``accuracy(torch.tensor([[2.0, 1.0], [0.0, 3.0]]), torch.tensor([0, 0]))  # 0.5``
-    Shown in plain PyTorch in lesson 02, *Fine-tuning*.
+    ``targets``: ``(N,)`` class indices, or ``(N, C)`` class probabilities (mixup and cutmix mix two images' labels;
+    the class with the larger share counts as right). Raises: ValueError: different numbers of rows.
     """
     if logits.shape[0] != targets.shape[0]:
         raise ValueError(f"accuracy: {logits.shape[0]} rows of logits but {targets.shape[0]} targets.")
@@ -70,17 +64,12 @@ def _predictions(logits, targets, num_classes: Optional[int], caller: str):
 
 
 def confusion_matrix(logits, targets, num_classes: Optional[int] = None) -> torch.Tensor:
-    """How often each true class was predicted as each class.
+    """How often each true class was predicted as each class: int64 ``[C, C]``, row = true class, column = predicted.
 
-    Args:
-        logits: ``[N, C]`` scores (the arg-max is the prediction) or ``[N]`` predicted labels.
-        targets: ``[N]`` true class indices. num_classes: C; default the width of ``logits``, or largest label + 1.
-    Returns: An int64 ``[C, C]`` tensor: row = true class, column = predicted; the diagonal holds the correct ones.
-    Raises:
-        ValueError: shapes or lengths disagree (the message names both shapes), 1-D float logits, or a label
-            outside ``0..C-1``.
-    Example: ``confusion_matrix(out["logits"], out["targets"])  # out = evaluate(..., return_outputs=True)``
-    Shown in lesson 02, *Evaluating the fine-tuned model*.
+    ``logits``: ``[N, C]`` scores (the arg-max is the prediction) or ``[N]`` predicted labels; ``num_classes``
+    defaults to the width of ``logits``, or the largest label + 1.
+    Raises: ValueError: shapes or lengths disagree (the message names both shapes), 1-D float logits, or a label
+    outside ``0..C-1``.
     """
     if torch.as_tensor(logits).shape == (0,) and num_classes is None:
         raise ValueError("confusion_matrix: no predictions; pass num_classes= for an empty matrix.")
@@ -93,15 +82,8 @@ def per_class_report(logits, targets, classes: Sequence[str]) -> dict:
 
     A class never predicted gets precision 0 (torchmetrics' ``zero_division=0``), one with no images recall 0.
     F1 is computed per class, so the macro F1 is not the F1 of the macro precision and recall.
-    Args:
-        logits: ``[N, C]`` scores or ``[N]`` predicted labels. targets: ``[N]`` true class indices.
-        classes: the C class names, indexed by label.
-    Returns:
-        ``{name: {"precision", "recall", "f1", "support"}}`` for every class, in order, then ``"macro"``: the
-        plain mean over all C classes, support = N. Scores are floats in [0, 1]; support counts true images (int).
+    Returns ``{class name: {"precision", "recall", "f1", "support"}}`` in class order, then ``"macro"`` (support N).
     Raises: ValueError: as for ``confusion_matrix``, or a class is named ``"macro"``.
-    Example: ``per_class_report(out["logits"], out["targets"], data.classes)["bees"]["recall"]``
-    Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     classes = [str(name) for name in classes]
     if "macro" in classes:
@@ -121,17 +103,9 @@ def per_class_report(logits, targets, classes: Sequence[str]) -> dict:
 def confident_mistakes(logits, targets, k: int = 6) -> list:
     """The ``k`` wrong predictions the model was surest of, surest first (ties keep evaluation order).
 
-    Args:
-        logits: ``[N, C]`` scores (probabilities from their softmax). targets: ``[N]`` true class indices.
-        k: at most this many mistakes.
-    Returns:
-        A list of ``{"index", "true", "predicted", "confidence"}``: position in evaluation order, true and
-        predicted class indices, softmax probability of the predicted class. Empty when nothing is wrong.
+    Returns a list of ``{"index", "true", "predicted", "confidence"}``: position in evaluation order, class indices,
+    softmax probability of the predicted class; empty when nothing is wrong.
     Raises: ValueError: shapes disagree (``logits`` must be ``[N, C]`` here), or ``k < 0``.
-    Example:
-        >>> for m in confident_mistakes(out["logits"], out["targets"], k=4):
-        ...     print(m["index"], data.classes[m["predicted"]], f"{m['confidence']:.0%}")
-    Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     logits = torch.as_tensor(logits)
     if logits.ndim != 2 or k < 0:
@@ -146,17 +120,11 @@ def confident_mistakes(logits, targets, k: int = 6) -> list:
 
 
 def predict_topk(model, image: Union[Image.Image, str, Path], k: int = 5, device=None) -> list[tuple[str, float]]:
-    """ImageNet top-k of one image: ``[(label, probability), ...]``, best first.
+    """ImageNet top-k of one image (PIL, or a file's path): ``[(label, probability), ...]``, best first.
 
     Preprocessed exactly as the weights expect (size, crop, interpolation, mean/std from the model's
-    ``pretrained_cfg``): preprocessing is part of the model.
-    Args:
-        model: a 1000-class backbone from ``create_backbone``. image: a PIL image, or an image file's path.
-        k: how many classes to return. device: where to run (default: the model's device).
+    ``pretrained_cfg``): preprocessing is part of the model. ``device`` defaults to the model's.
     Raises: BadImage: the file cannot be decoded (the message names it).
-    Example:
-        >>> predict_topk(create_backbone("efficientnet_lite0"), sample_photo("chelsea"))[0][0]  # 'tabby, tabby cat'
-    Used in lesson 00, *A first taste*, and by ``python -m transfer_lessons predict``.
     """
     if not hasattr(image, "convert"):
         image = open_rgb(Path(image))

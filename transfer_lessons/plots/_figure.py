@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import io
 
+from matplotlib.axes import Axes
 from matplotlib.figure import Figure
 
 
@@ -23,3 +24,9 @@ class LessonFigure(Figure):
 def figure(width: float, height: float) -> LessonFigure:
     """A new ``LessonFigure`` of ``width`` x ``height`` inches with constrained layout."""
     return LessonFigure(figsize=(width, height), layout="constrained")
+
+
+def figure_with_axes(width: float, height: float) -> tuple[LessonFigure, Axes]:
+    """A new ``figure(width, height)`` and its single axes."""
+    fig = figure(width, height)
+    return fig, fig.subplots()

@@ -15,11 +15,9 @@ from ._figure import figure
 
 def _to_hwc(image, mean, std):
     """One image as an HWC float numpy array in [0, 1], denormalised if mean/std are given."""
-    if not isinstance(image, torch.Tensor):  # PIL image or numpy array, HWC
-        array = np.asarray(image)
-        array = array.astype(np.float32) / 255.0 if array.dtype == np.uint8 else array.astype(np.float32)
-        image = torch.from_numpy(array)
-        image = image.permute(2, 0, 1) if image.ndim == 3 else image.unsqueeze(0)
+    if not isinstance(image, torch.Tensor):  # PIL image or numpy array, HWC; a copy, as torch needs a writable one
+        image = torch.from_numpy(np.array(image))
+        image = image.permute(2, 0, 1) if image.ndim == 3 else image
     image = image.detach().cpu()
     if image.ndim == 2:
         image = image.unsqueeze(0)
@@ -33,18 +31,11 @@ def _to_hwc(image, mean, std):
 
 def images(images, titles: Optional[Sequence[str]] = None, mean=None, std=None,
                 ncols: int = 4, title: str = "Images") -> Figure:
-    """A grid of images, with an optional caption above each.
+    """A grid of images, ``ncols`` wide, with an optional caption above each.
 
-    Args:
-        images: a ``(N, C, H, W)`` tensor, or a list of CHW tensors (uint8 0–255 or float), PIL images or HWC arrays.
-        titles: one caption per image (e.g. class names), or None. ncols: images per row.
-        mean, std: the per-channel values the images were normalised with; given both, it is undone for drawing.
-    Returns: A Figure with a grid of axes (``ncols`` wide), one image in each, axes hidden.
+    ``images``: a ``(N, C, H, W)`` tensor, or a list of CHW tensors (uint8 0–255 or float), PIL images or HWC
+    arrays. ``mean``, ``std``: the per-channel values the images were normalised with; given both, it is undone.
     Raises: ValueError: no images, or a different number of titles than images.
-    Example:
-        >>> images, labels = next(iter(loader))
-        >>> fig = tl.plots.images(images[:8], [classes[i] for i in labels[:8]], mean=card.mean, std=card.std)
-    Shown in lesson 00, *A first taste*; used wherever a lesson looks at images.
     """
     images = list(images)
     if not images:
@@ -70,14 +61,9 @@ def retrieval(queries: Sequence, neighbours: Sequence[Sequence], query_labels: S
                    title: str = "Nearest neighbours by cosine similarity") -> Figure:
     """A grid: each row a query image, then its nearest training images, titled green when same class.
 
-    Args:
-        queries: M query images (uint8 CHW tensors, PIL images or HWC arrays). neighbours: per query, nearest first.
-        query_labels, neighbour_labels: their class indices. similarities: ``[M, k]`` cosine similarities.
-        classes: class names, indexed by label.
-    Returns: A Figure with ``M x (k + 1)`` axes, axes hidden.
+    ``queries``: M images (uint8 CHW tensors, PIL images or HWC arrays); ``neighbours``: per query, nearest first;
+    ``similarities``: ``[M, k]`` cosine similarities; labels are class indices into ``classes``.
     Raises: ValueError: no queries, or a query without neighbours.
-    Example: ``fig = tl.plots.retrieval(q_images, n_images, q_labels, n_labels, sims, data.classes)``
-    Shown in lesson 01, *Backbone selection*.
     """
     if not queries or not all(len(row) for row in neighbours):
         raise ValueError("retrieval: need at least one query, each with at least one neighbour.")
@@ -87,13 +73,11 @@ def retrieval(queries: Sequence, neighbours: Sequence[Sequence], query_labels: S
     for r, query in enumerate(queries):
         axes[r, 0].imshow(_to_hwc(query, None, None))
         axes[r, 0].set_title(f"query: {classes[int(query_labels[r])]}", fontsize=9, fontweight="bold")
-        for c in range(k):
-            ax = axes[r, c + 1]
-            if c < len(neighbours[r]):
-                same = int(neighbour_labels[r][c]) == int(query_labels[r])
-                ax.imshow(_to_hwc(neighbours[r][c], None, None))
-                ax.set_title(f"{classes[int(neighbour_labels[r][c])]} {float(similarities[r][c]):.2f}",
-                             fontsize=9, color="tab:green" if same else "tab:red")
+        for c, neighbour in enumerate(neighbours[r]):
+            same = int(neighbour_labels[r][c]) == int(query_labels[r])
+            axes[r, c + 1].imshow(_to_hwc(neighbour, None, None))
+            axes[r, c + 1].set_title(f"{classes[int(neighbour_labels[r][c])]} {float(similarities[r][c]):.2f}",
+                                     fontsize=9, color="tab:green" if same else "tab:red")
         for ax in axes[r]:
             ax.axis("off")
     fig.suptitle(title)
@@ -101,13 +85,7 @@ def retrieval(queries: Sequence, neighbours: Sequence[Sequence], query_labels: S
 
 
 def feature_map(image, feature_map, title: str = "Where the backbone responds") -> Figure:
-    """An image beside its feature map (e.g. the channel-mean of the last stage), overlaid.
-
-    Args: image: one image (uint8 CHW tensor, PIL image or HWC array). feature_map: ``[h, w]`` activations, any scale.
-    Returns: A Figure with two axes, axes hidden.
-    Example: ``fig = tl.plots.feature_map(image, model.forward_features(x)[0].mean(0))``
-    Shown in lesson 01, *Backbone selection*.
-    """
+    """An image beside its ``[h, w]`` feature map (any scale, e.g. the last stage's channel mean), overlaid."""
     picture = _to_hwc(image, None, None)
     fmap = torch.as_tensor(feature_map, dtype=torch.float32).detach().cpu()
     fig = figure(7, 3.6)
@@ -128,14 +106,9 @@ def cam(images, cams, titles: Optional[Sequence[str]] = None, mean=None, std=Non
              title: str = "Where the model looks (Grad-CAM)") -> Figure:
     """Each image with its class-activation heat map laid over it, in one row.
 
-    Args:
-        images: a ``(N, 3, H, W)`` tensor or CHW tensors, as for ``images``. titles: one each (e.g. "bees, 97%").
-        cams: ``N`` heat maps ``[h, w]`` in [0, 1] (from ``tl.evaluation.grad_cam``), stretched over the image.
-        mean, std: the per-channel values the images were normalised with, to undo it.
-    Returns: A Figure with one axes per image, axes hidden; 1 on the heat map is the strongest evidence.
+    ``images``, ``mean``, ``std``: as for ``images``. ``cams``: ``N`` heat maps ``[h, w]`` in [0, 1] (from
+    ``tl.evaluation.grad_cam``), stretched over the image; 1 is the strongest evidence.
     Raises: ValueError: no images, or a different number of heat maps or titles than images.
-    Example: ``fig = tl.plots.cam(images[:4], tl.evaluation.grad_cam(model, images[:4]), mean=card.mean, std=card.std)``
-    Shown in lesson 02, *Evaluating the fine-tuned model*.
     """
     images, cams = list(images), list(cams)
     if not images:

@@ -3,6 +3,7 @@
 
 Lesson support, with ``plots``, ``widgets`` and ``exercises``; the lowest of the four (checks record
 their verdicts). ``course`` reads the records back into ``reports/``.
+Lessons: all, 00 to 05 (``record``, ``say``, ``claim`` through each section, ``headline`` at the end).
 """
 
 from ._record import METRIC_MIME, claim, headline, read_records, record, records, say

@@ -45,11 +45,8 @@ def _plain(value):
 def record(key: str, value, show: bool = False) -> None:
     """Record one result of a lesson under ``key`` (e.g. ``"top1.chelsea"``), for ``reports/summary.json``.
 
-    ``value``: a number, string, bool, or a list/dict of them (numpy/torch scalars are fine). ``show``: also print
-    ``recorded key = value`` under the cell (default: silent; the summary is in the report). Returns None, so a
-    trailing ``record(...)`` echoes nothing.
-    Raises: TypeError: ``value`` is of another type.
-    Used at the end of every lesson section.
+    ``value``: a number, string, bool, or a list/dict of them (numpy/torch scalars too; else TypeError). ``show``:
+    also show ``recorded key = value`` under the cell (default silent). Returns None: a trailing call echoes nothing.
     """
     value = _plain(value)
     _RECORDS[key] = value
@@ -91,8 +88,7 @@ def claim(condition, if_true: str, if_false: str, *, key: Optional[str] = None) 
 def headline(key: str, markdown: str) -> str:
     """Say one of the lesson's headline results and record it (``headline.<key>``) for the reports page.
 
-    Each lesson ends with three to six, built from its measured values, with units, e.g.
-    ``tl.headline("finetune_vs_scratch", f"Fine-tuning beats training from scratch by {gap:.0%} points.")``.
+    Each lesson ends with three to six, built from its measured values, with units.
     """
     record(f"headline.{key}", markdown)
     say(markdown)
@@ -101,11 +97,6 @@ def headline(key: str, markdown: str) -> str:
 
 def read_records(notebook_path) -> dict:
     """The values ``record`` stored in an executed notebook, in order (later ones win)."""
-    notebook = json.loads(Path(notebook_path).read_text(encoding="utf-8"))
-    found = {}
-    for cell in notebook.get("cells", []):
-        for output in cell.get("outputs", []):
-            item = output.get("data", {}).get(METRIC_MIME)
-            if item is not None:
-                found[item["key"]] = item["value"]
-    return found
+    cells = json.loads(Path(notebook_path).read_text(encoding="utf-8")).get("cells", [])
+    items = (output.get("data", {}).get(METRIC_MIME) for cell in cells for output in cell.get("outputs", []))
+    return {item["key"]: item["value"] for item in items if item is not None}

@@ -58,8 +58,7 @@ def pick_device(preferred: Optional[str] = None):
 def synchronize(device) -> None:
     """Wait until ``device`` has finished the work queued on it (CUDA and MPS run asynchronously).
 
-    A timer read without it stops before the GPU is done; on a CPU it does nothing. Used by every timing in the package
-    (``train_one_epoch``, ``evaluate``, ``speed.time_call``).
+    A timer read without it stops before the GPU is done; on a CPU it does nothing.
     """
     device = torch.device(device)
     if device.type == "cuda":
@@ -69,10 +68,7 @@ def synchronize(device) -> None:
 
 
 def seed_everything(seed: int = 0, deterministic: bool = False) -> int:
-    """Seed Python, NumPy and torch (all devices); optionally ask for deterministic kernels.
-
-    Returns the seed, so a notebook can record it. Called in every lesson's setup cell.
-    """
+    """Seed Python, NumPy and torch (all devices); optionally ask for deterministic kernels. Returns the seed."""
     random.seed(seed)
     np.random.seed(seed % 2**32)
     torch.manual_seed(seed)  # seeds CUDA too
@@ -99,8 +95,7 @@ def atomic_path(path: Union[str, Path]) -> Iterator[Path]:
     """Write a file so that a reader sees the old one or the whole new one, never half.
 
     Yields a temporary path in the same folder (``os.replace`` is atomic only within one file system), renamed over
-    ``path`` when the block ends without an error; the temporary file is removed in every case. Every file the package
-    writes (checkpoints, weights, caches, reports, exports) goes through here.
+    ``path`` when the block ends without an error; the temporary file is removed in every case.
     """
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)

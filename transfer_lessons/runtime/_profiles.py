@@ -38,7 +38,7 @@ class Profile:
     tour_epochs: int = 2  # epochs of lesson 00's one-call fine_tune (the whole lesson has a minute on a cpu)
     tour_image_size: Optional[int] = 128  # its training side, pixels; None = finetune_image_size
     # a dataset far from ImageNet (pbc_blood_cells), lessons 01-02: its features and fine-tunes at this side, pixels
-    far_image_size: Optional[int] = 128  # None = the card's input_size
+    far_image_size: Optional[int] = 112  # None = the card's input_size
     far_epochs: int = 3  # lesson 02's epochs per strategy on that dataset
     # --- detection (lesson 03) ---
     det_min_size: int = 320  # shorter image side fed to the detector, pixels
@@ -82,7 +82,7 @@ PROFILES: dict[str, Profile] = {
     "cpu": Profile(name="cpu", epochs=2, data_fractions=(0.1, 0.25, 1.0), lr_find_steps=6,
                    det_min_size=256, det_epochs=3, det_eval_every=3, robust_image_size=128, attack_images=48,
                    pgd_steps=5, adv_epochs=2,
-                   opt_image_size=160, speed_steps=10, speed_warmup=1, speed_compile=False, calibration_images=192),
+                   opt_image_size=160, speed_steps=6, speed_warmup=1, speed_compile=False, calibration_images=192),
     # The full lesson on one GPU.
     "gpu": Profile(
         name="gpu", batch_size=64, epochs=10, num_workers=4, lr_find_steps=60,
@@ -95,10 +95,7 @@ PROFILES: dict[str, Profile] = {
 
 
 def resolve_profile_name(name: str = "auto") -> str:
-    """Turn ``auto`` into a concrete profile name (see the module docstring); check other names.
-
-    Raises: UnknownName: the name is not ``auto`` or one of ``PROFILES``.
-    """
+    """Turn ``auto`` into a concrete profile name (see the module docstring); UnknownName for an unknown name."""
     if name == "auto":
         name = os.environ.get("TRANSFER_LESSONS_PROFILE", "").strip() or name
     if name == "auto":
@@ -112,7 +109,6 @@ def get_profile(name: str = "auto", **overrides) -> Profile:
     """Return the named profile (``smoke``, ``cpu``, ``gpu`` or ``auto``), with any field overridden by keyword.
 
     Raises: UnknownName: unknown profile name. TypeError: an override names no field of ``Profile``.
-    Used in every lesson's setup cell.
     """
     profile = PROFILES[resolve_profile_name(name)]
     fields = {f.name for f in dataclasses.fields(Profile)}

@@ -3,6 +3,9 @@ Pareto front), training speed (the package's loop against a bare loop per speed-
 ladder on real data), utilisation (training FLOPs, device peaks, MFU), ONNX export and int8 quantization.
 
 Above ``training``: it times the same ``train_one_epoch`` that trains.
+
+Lessons: 01 (inference cost, the Pareto front), 03 (``detector_latency``), 04 (timing, training throughput, the
+speed ladder, MFU, ONNX and int8).
 """
 
 from ._bench import VARIANTS, bare_train_loop, bench_training, format_bench

@@ -40,12 +40,8 @@ def bare_train_loop(model: nn.Module, batches, optimizer, loss_fn, *, amp_dtype=
     """The shortest correct training loop: forward, loss, zero_grad, backward, step; nothing else.
 
     No metrics, progress bar, NaN check or ``.item()``: on a GPU nothing waits for the device, so the CPU can
-    queue steps ahead. The yardstick for ``train_one_epoch``.
-    Args:
-        model, batches, optimizer, loss_fn: ``batches`` yields ``(images, targets)`` already on the device.
-        amp_dtype: autocast dtype, or None (no autocast at all). scaler: a ``torch.amp.GradScaler`` (fp16), or None.
-    Example: ``bare_train_loop(model, [(images, targets)] * 10, optimizer, nn.CrossEntropyLoss())``
-    Shown in lesson 04, *Speed*.
+    queue steps ahead. The yardstick for ``train_one_epoch``. ``batches`` yields ``(images, targets)`` already on
+    the device; ``amp_dtype=None``: no autocast at all; ``scaler``: a ``torch.amp.GradScaler`` (fp16), or None.
     """
     model.train()
     for images, targets in batches:
@@ -107,23 +103,17 @@ def bench_training(backbone: Union[str, Callable[[], nn.Module]] = "efficientnet
     Args:
         backbone: a catalog name (randomly initialised: speed does not depend on the weights), or a function
             returning a fresh model.
-        batch: images per step (None: 128 on CUDA, else 32). size: square image side, pixels.
-        steps: steps per timed measurement (None: 20 on CUDA, else 3).
+        batch, steps: images per step and steps per timed measurement (None: 128 and 20 on CUDA, else 32 and 3).
         device: ``"cpu"``, ``"cuda"``, ``"auto"`` or None (``pick_device``).
         variants: names from ``VARIANTS``. None: all, but off CUDA the compiled ones are skipped (compiling takes
             minutes on a CPU), and so is bf16 on CPUs without bf16 instructions (emulated: 10x slower than fp32
             on an AVX2 CPU, measured); a variant named here runs unless it cannot (fp16 needs CUDA). Skipped
             rows say why in ``note``.
-        repeats: timed measurements per loop and variant; medians are reported.
-        warmup: untimed steps per loop first (compilation happens here). num_classes: classes of the model's head.
-    Returns:
-        ``{"device", "device_name", "versions", "backbone", "batch", "size", "steps", "repeats",
-        "train_flops_per_image", "peak_flops", "peak_source", "rows", "min_ratio"}``; each row is ``{"variant",
-        "package_images_per_s", "bare_images_per_s", "ratio", "speedup", "achieved_tflops", "mfu", "note"}``
-        (numbers None where skipped; ``speedup`` is over the package's fp32 row).
+        repeats: timed measurements per loop and variant (medians are reported). warmup: untimed steps per loop
+            first (compilation happens here).
+    Returns: The settings, device, versions, FLOPs per image, peak, ``min_ratio`` and one row per variant (numbers
+        None where skipped; ``speedup`` is over the package's fp32 row).
     Raises: UnknownName: an unknown variant or backbone.
-    Example: ``print(format_bench(bench_training("efficientnet_lite0", batch=16, size=96, steps=2)))``
-    Shown in lesson 04, *Speed* and *Utilisation*.
     """
     device = pick_device(None if device in (None, "auto") else device)
     asked, variants = variants is not None, list(VARIANTS) if variants is None else list(variants)
@@ -163,11 +153,7 @@ def bench_training(backbone: Union[str, Callable[[], nn.Module]] = "efficientnet
 
 
 def format_bench(result: dict) -> str:
-    """``bench_training``'s result as a text table with a header naming the device and versions.
-
-    Example: ``print(format_bench(result))``
-    Shown in lesson 04, *Speed*.
-    """
+    """``bench_training``'s result as a text table with a header naming the device and versions."""
     def cell(value, spec, width):
         return f"{'-' if value is None else format(value, spec):>{width}}"
 

@@ -1,10 +1,7 @@
 """Inference cost on this machine: FLOPs, latency, throughput, peak memory; the accuracy-cost Pareto front.
 
 FLOPs are counted by ``torch.utils.flop_counter.FlopCounterMode``: a multiply-add is 2 FLOPs (papers quoting
-"FLOPs" often mean multiply-adds, half as many). Timings are ``time_call``'s: medians over timed runs after
-warm-up runs. Peak memory is the extra memory of one forward pass beyond the weights: on CUDA
-``torch.cuda.max_memory_allocated``; on a CPU the rise of the process's peak resident memory (Linux ``/proc``),
-or ``None`` where that cannot be measured.
+"FLOPs" often mean multiply-adds, half as many). Timings are ``time_call``'s.
 """
 
 from __future__ import annotations
@@ -28,8 +25,8 @@ from ..runtime import pick_device, synchronize
 from ._timing import time_call
 
 
-def _input(model: nn.Module, input_size: int, batch_size: int, device=None) -> torch.Tensor:
-    device = device or next(model.parameters()).device
+def _input(model: nn.Module, input_size: int, batch_size: int) -> torch.Tensor:
+    device = next(model.parameters()).device
     # channels-last: oneDNN's depthwise convolutions on CPUs run about twice as fast in this layout
     x = torch.randn(batch_size, 3, input_size, input_size, generator=torch.Generator().manual_seed(0))
     return x.to(device).contiguous(memory_format=torch.channels_last)
@@ -38,10 +35,7 @@ def _input(model: nn.Module, input_size: int, batch_size: int, device=None) -> t
 def count_flops(model: nn.Module, input_size: int) -> int:
     """FLOPs of one forward pass on one ``input_size`` x ``input_size`` image (a multiply-add = 2).
 
-    Args: model: any ``nn.Module`` taking ``[N, 3, S, S]`` images. input_size: square input side, pixels.
-    Returns: The FLOP count for one image, as counted by ``FlopCounterMode``.
     Example: ``count_flops(create_backbone("efficientnet_lite0", pretrained=False), 224) / 1e9  # 0.80...``
-    Shown in plain PyTorch in lesson 01, *Backbone selection*.
     """
     model.eval()
     with FlopCounterMode(display=False) as counter, torch.inference_mode():
@@ -53,14 +47,8 @@ def measure_latency(model: nn.Module, input_size: int, batch_size: int = 1, repe
                     warmup: int = 2, max_seconds: float = 5.0) -> dict:
     """Median wall time of a forward pass in inference mode, after ``warmup`` untimed passes.
 
-    Args:
-        model: the model, already on its device. input_size: square input side, pixels.
-        batch_size: images per forward pass (1: latency; larger: throughput).
-        repeats: timed passes (``profile.bench_repeats``). warmup: untimed passes first.
-        max_seconds: stop timing early once this much time is spent (at least 2 passes are timed).
-    Returns: ``{"batch_size", "repeats", "ms_per_batch", "ms_per_image", "images_per_s"}``.
-    Example: ``measure_latency(model, 224, batch_size=1, repeats=10)["ms_per_batch"]``
-    Shown in plain PyTorch in lesson 01, *Backbone selection*.
+    The model must already be on its device. ``batch_size``: 1 measures latency, larger throughput.
+    ``max_seconds``: stop timing early once this much time is spent (at least 2 passes are timed).
     """
     device = next(model.parameters()).device
     model.eval().to(memory_format=torch.channels_last)
@@ -90,15 +78,14 @@ def _release_freed_memory() -> None:
         pass  # not glibc: the measured rise may then be too small
 
 
+@torch.inference_mode()
 def peak_memory_mb(model: nn.Module, input_size: int, batch_size: int = 1) -> tuple[Optional[float], str]:
     """Extra memory at the peak of one forward pass (activations, workspace; not the weights), MiB.
 
     On CUDA: ``torch.cuda.max_memory_allocated`` minus what was allocated before. On Linux CPUs: the peak
     resident set (``VmHWM``, reset first) minus the resident set before. Elsewhere: the rise of ``ru_maxrss``,
     which stays 0 (reported as None) when the process already peaked higher earlier.
-    Returns: ``(MiB or None, method)``.
-    Example: ``peak_memory_mb(model, 224, batch_size=32)  # e.g. (212.4, 'peak RSS rise (Linux /proc)')``
-    Used in lesson 01, *Backbone selection*.
+    Returns: ``(MiB or None, method)``, e.g. ``(212.4, 'peak RSS rise (Linux /proc)')``.
     """
     device = next(model.parameters()).device
     model.eval()
@@ -106,23 +93,20 @@ def peak_memory_mb(model: nn.Module, input_size: int, batch_size: int = 1) -> tu
     if device.type == "cuda":
         before = torch.cuda.memory_allocated(device)
         torch.cuda.reset_peak_memory_stats(device)
-        with torch.inference_mode():
-            model(x)
+        model(x)
         synchronize(device)
         return (torch.cuda.max_memory_allocated(device) - before) / 2**20, "torch.cuda.max_memory_allocated"
     _release_freed_memory()
     try:
         Path("/proc/self/clear_refs").write_text("5")  # resets VmHWM to the current RSS
         before = _proc_kib("VmRSS")
-        with torch.inference_mode():
-            model(x)
+        model(x)
         return (_proc_kib("VmHWM") - before) / 1024, "peak RSS rise (Linux /proc)"
     except (OSError, AttributeError):
         pass
     scale = 1 if sys.platform == "darwin" else 1024  # ru_maxrss: bytes on macOS, KiB elsewhere
     before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    with torch.inference_mode():
-        model(x)
+    model(x)
     rise = (resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - before) * scale / 2**20
     return (rise, "ru_maxrss rise") if rise > 0 else (None, "not measurable: process peaked earlier")
 
@@ -131,11 +115,7 @@ def describe_backbone(name: str) -> dict:
     """A catalog row: parameters and GFLOPs counted on a randomly initialised copy, plus card facts.
 
     Counting needs no weights (random ones have the same shapes), so every catalog backbone gets a row, even offline.
-    Returns:
-        ``{"name", "input_size", "params_m", "gflops", "imagenet_top1", "license", "weights"}``, where
-        ``weights`` says whether pretrained weights can be had now (``weights_status``).
-    Example: ``describe_backbone("efficientnet_lite0")["params_m"]  # 4.65...``
-    Used in lesson 01, *Backbone selection*.
+    ``weights`` says whether pretrained weights can be had now (``weights_status``).
     """
     card = get_card(name)
     model = create_backbone(name, pretrained=False)
@@ -145,15 +125,8 @@ def describe_backbone(name: str) -> dict:
 
 
 def benchmark_backbone(model: nn.Module, input_size: int, profile) -> dict:
-    """Latency at batch 1, throughput at ``profile.batch_size`` and peak memory of one model.
-
-    Args:
-        model: the backbone, on the device to measure. input_size: square input side, pixels.
-        profile: gives ``bench_repeats`` and ``batch_size``.
-    Returns: ``{"latency_ms", "images_per_s", "peak_mem_mb", "mem_method", "repeats"}``.
-    Example: ``benchmark_backbone(create_backbone("efficientnet_lite0"), 224, get_profile("cpu"))``
-    Shown step by step in lesson 01, *Backbone selection*.
-    """
+    """Latency at batch 1, throughput at ``profile.batch_size`` (``profile.bench_repeats`` timed passes each) and
+    peak memory of ``model`` on its device."""
     memory, method = peak_memory_mb(model, input_size, profile.batch_size)  # before timing's buffers
     single = measure_latency(model, input_size, 1, profile.bench_repeats)
     batch = measure_latency(model, input_size, profile.batch_size, profile.bench_repeats, warmup=1)
@@ -164,10 +137,8 @@ def benchmark_backbone(model: nn.Module, input_size: int, profile) -> dict:
 def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
     """Names of the points no other point beats on both cost (lower) and score (higher).
 
-    Args: points: name → ``(cost, score)``, e.g. ``(latency_ms, accuracy)``.
-    Returns: The Pareto-optimal names, cheapest first.
+    ``points``: name → ``(cost, score)``, e.g. ``(latency_ms, accuracy)``; the names come cheapest first.
     Example: ``pareto_front({"a": (1, 0.8), "b": (2, 0.9), "c": (3, 0.85)})  # ['a', 'b']``
-    Shown in plain Python in lesson 01, *Backbone selection*.
     """
     def dominated(name):
         cost, score = points[name]
@@ -177,11 +148,7 @@ def pareto_front(points: Mapping[str, tuple[float, float]]) -> list[str]:
 
 
 def best_under_budget(points: Mapping[str, tuple[float, float]], budget: float) -> Optional[str]:
-    """The highest-scoring name whose cost is within ``budget`` (cheaper wins a tie), or None.
-
-    Example: ``best_under_budget({"a": (1, 0.8), "b": (2, 0.9)}, budget=1.5)  # 'a'``
-    Used in lesson 01, *Backbone selection*.
-    """
+    """The highest-scoring name whose cost is within ``budget`` (cheaper wins a tie), or None."""
     within = [n for n, (cost, _) in points.items() if cost <= budget]
     return max(within, key=lambda n: (points[n][1], -points[n][0]), default=None)
 
@@ -191,19 +158,16 @@ def detector_latency(model, images, device=None, *, warmup: int = 2) -> float:
     """Median milliseconds to detect in one image (batch 1, eval mode), over ``images``.
 
     Each image is timed on its own (``time_call``), after ``warmup`` untimed passes, so the number
-    includes the detector's own resizing and box post-processing, as in deployment.
-    Args: model: a torchvision detector. images: CHW tensors (at least one). device: None picks one.
-    Example: ``detector_latency(model, [image for image, _ in data.test][:10])``
-    Shown in lesson 03, *Speed*.
+    includes the detector's own resizing and box post-processing, as in deployment. ``images``: CHW tensors, at
+    least one (else ValueError).
     """
     device = pick_device(device)
     model.eval().to(device)
     images = [image.to(device) for image in images]
     if not images:
         raise ValueError("detector_latency: no images given.")
-    with torch.inference_mode():
-        for image in images[:warmup]:
-            model([image])
-        times = [time_call(lambda i=image: model([i]), device=device, warmup=0, repeats=1)["median_s"]
-                 for image in images]
+    for image in images[:warmup]:
+        model([image])
+    times = [time_call(lambda i=image: model([i]), device=device, warmup=0, repeats=1)["median_s"]
+             for image in images]
     return 1000 * statistics.median(times)

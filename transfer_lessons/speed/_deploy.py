@@ -46,15 +46,9 @@ def export_onnx(model: nn.Module, path: Union[str, Path], image_size: int, *, op
 
     Uses the TorchScript-based exporter (``dynamo=False``): under a second for an EfficientNet-Lite, where the
     ``torch.export``-based one took over fifteen seconds (measured on two cores); it falls back to the latter
-    where the former is gone.
-    Args:
-        model: a classifier taking ``[N, 3, S, S]`` images; it is copied, not changed.
-        path: the ``.onnx`` file to write (atomically). image_size: ``S``, the side of the example input.
-        opset: the ONNX operator set.
-    Returns: ``path`` as a ``Path``.
+    where the former is gone. ``model`` (a classifier taking ``[N, 3, S, S]`` images) is copied, not changed;
+    ``image_size`` is ``S``, the side of the example input.
     Raises: MissingExtra: onnx or onnxruntime are not installed (``pip install 'transfer-lessons[deploy]'``).
-    Example: ``export_onnx(model, "model.onnx", 160)``
-    Shown in lesson 04, *Smaller and faster models*.
     """
     _onnx()
     model = copy.deepcopy(model).cpu().float().eval().to(memory_format=torch.contiguous_format)
@@ -95,19 +89,11 @@ def quantize_onnx(fp32_path: Union[str, Path], int8_path: Union[str, Path], cali
                   batch_size: int = 32) -> dict:
     """Static int8 quantization of an ONNX model, calibrated on ``calibration_images`` (see the module docstring).
 
-    Args:
-        fp32_path: the model from ``export_onnx``. int8_path: the quantized model to write (atomically).
-        calibration_images: ``[N, 3, S, S]`` float images, preprocessed as for evaluation; a few hundred training
-            images (never the validation images the result is measured on).
-        per_channel: one weight scale per output channel (True) or per tensor.
-        reduce_range: 7-bit weights; None: on for x86 CPUs without VNNI, off elsewhere.
-        keep_first_conv: leave the first convolution in float32. batch_size: calibration images per fp32 run.
-    Returns:
-        ``{"path", "quantized", "float", "reduce_range"}``: the file, how many Conv/Gemm nodes have int8
-        weights, and the names of those left in float.
+    ``calibration_images``: ``[N, 3, S, S]``, preprocessed as for evaluation; training images, never the validation
+    images the result is measured on. ``reduce_range`` (7-bit weights) None: on for x86 CPUs without VNNI.
+    Returns: the file, how many Conv/Gemm nodes have int8 weights, the names of those left in float, ``reduce_range``.
     Raises: MissingExtra: onnx or onnxruntime are not installed (``pip install 'transfer-lessons[deploy]'``).
     Example: ``quantize_onnx("lite2.onnx", "lite2_int8.onnx", calibration_images)["quantized"]  # 64: all but the stem``
-    Shown in lesson 04, *Smaller and faster models*.
     """
     onnx, _ = _onnx()
     q = require("onnxruntime.quantization", "deploy", "int8 quantization")
@@ -142,22 +128,14 @@ def _session(path, threads: Optional[int]):
 
 def onnx_predict(path: Union[str, Path], images: torch.Tensor, *, batch_size: int = 64,
                  threads: Optional[int] = None) -> torch.Tensor:
-    """Logits of an ONNX classifier for ``images`` (``[N, 3, S, S]``), run by ONNX Runtime on the CPU.
-
-    Example: ``onnx_predict("model_int8.onnx", val_images).argmax(1)``
-    Shown in lesson 04, *Smaller and faster models*.
-    """
+    """Logits of an ONNX classifier for ``images`` (``[N, 3, S, S]``), run by ONNX Runtime on the CPU."""
     session = _session(path, threads)
     chunks = images.detach().cpu().float().split(batch_size)
     return torch.cat([torch.from_numpy(session.run([OUTPUT], {INPUT: c.numpy()})[0]) for c in chunks])
 
 
 def onnx_accuracy(path: Union[str, Path], images: torch.Tensor, targets: torch.Tensor, **kwargs) -> float:
-    """Top-1 accuracy of an ONNX classifier on ``images`` and integer ``targets`` (``onnx_predict``'s kwargs).
-
-    Example: ``onnx_accuracy("model_int8.onnx", val_images, val_targets)``
-    Shown in lesson 04, *Smaller and faster models*.
-    """
+    """Top-1 accuracy of an ONNX classifier on ``images`` and integer ``targets`` (``onnx_predict``'s kwargs)."""
     return (onnx_predict(path, images, **kwargs).argmax(1) == targets.cpu()).float().mean().item()
 
 
@@ -165,13 +143,8 @@ def onnx_latency(path: Union[str, Path], image_size: int, *, batch_size: int = 1
                  warmup: int = 2, threads: Optional[int] = None) -> dict:
     """Median wall time of one ONNX Runtime inference, after ``warmup`` untimed ones.
 
-    Args:
-        path: an ONNX classifier. image_size: side of the random input, pixels.
-        batch_size: images per inference (1: the latency a single request sees).
-        repeats, warmup: timed and untimed runs. threads: intra-op threads (None: as many as PyTorch uses).
-    Returns: ``{"batch_size", "repeats", "ms_per_batch", "ms_per_image", "images_per_s"}`` (as ``measure_latency``).
-    Example: ``onnx_latency("model_int8.onnx", 160, repeats=20)["ms_per_batch"]``
-    Shown in lesson 04, *Smaller and faster models*.
+    ``batch_size=1``: the latency a single request sees. ``threads``: intra-op threads (None: as many as PyTorch
+    uses). Returns the keys of ``measure_latency``.
     """
     session = _session(path, threads)
     generator = torch.Generator().manual_seed(0)
@@ -183,9 +156,5 @@ def onnx_latency(path: Union[str, Path], image_size: int, *, batch_size: int = 1
 
 
 def file_size_mb(path: Union[str, Path]) -> float:
-    """Size of a file in megabytes (10^6 bytes).
-
-    Example: ``file_size_mb("model_int8.onnx")``
-    Shown in lesson 04, *Smaller and faster models*.
-    """
+    """Size of a file in megabytes (10^6 bytes)."""
     return Path(path).stat().st_size / 1e6

@@ -3,15 +3,13 @@
 ``speed_ladder`` times the training loop (``train_one_epoch``) fed by a real ``DataLoader``, so data loading
 counts, as images per second over ``steps`` batches after ``warmup`` untimed ones (the first steps pay for
 memory allocation, kernel choice, worker start-up, compilation). Every rung is the cached-data setting plus one
-change, so each speed-up is that change's alone; lesson 04 times the same rungs by hand, one cell each. A last
-row, ``combined``, puts together every change that was faster than the cached data. A rung that cannot run here,
-or would take minutes, is skipped with the reason:
+change, so each speed-up is that change's alone. A last row, ``combined``, puts together every change that was
+faster than the cached data. A rung that cannot run here, or would take minutes, is skipped with the reason:
 
 ==============  ====================================================================================
 baseline        every image decoded from its JPEG at every access (``DecodingImageDataset``, what
                 torchvision's ``ImageFolder`` does), no worker processes, NCHW layout, fp32, eager
-cached_data     images decoded once and kept in memory (``data.DecodedImageCache``): every rung below
-                starts from this setting
+cached_data     images decoded once and kept in memory (``data.DecodedImageCache``)
 workers         ``workers`` DataLoader processes prepare batches while the model trains (pinned
                 memory on CUDA, for asynchronous copies)
 channels_last   NHWC memory layout for the model and its inputs
@@ -67,16 +65,9 @@ def measure_throughput(model: nn.Module, batches, optimizer, loss_fn, device, *,
                        **train_kwargs) -> float:
     """Training images per second of ``train_one_epoch`` over ``steps`` batches, after ``warmup`` untimed ones.
 
-    Args:
-        model, optimizer, loss_fn, device: as for ``train_one_epoch`` (the model on ``device``).
-        batches: an iterator of ``(images, targets)``, e.g. ``iter(loader)``; it is read on, not restarted, so
-            the timed steps include loading their batches.
-        steps: timed steps; warmup: untimed steps first.
-        **train_kwargs: passed to ``train_one_epoch`` (``channels_last``, ``amp_dtype``, ``bn_mode``...).
-    Returns: Images per second over the timed steps (the clock waits for the device at both ends).
-    Raises: ValueError: ``steps`` is below 1.
-    Example: ``measure_throughput(model, itertools.cycle(batches), optimizer, nn.CrossEntropyLoss(), "cpu", steps=5)``
-    Shown in plain PyTorch in lesson 04, *Speed*.
+    ``batches``: an iterator of ``(images, targets)``, e.g. ``iter(loader)``; it is read on, not restarted, so the
+    timed steps include loading their batches. The other arguments go to ``train_one_epoch`` (the model already on
+    ``device``); the clock waits for the device at both ends. Raises ValueError: ``steps`` is below 1.
     """
     if steps < 1:
         raise ValueError(f"measure_throughput: steps must be at least 1, got {steps}.")
@@ -129,23 +120,16 @@ def speed_ladder(make_model: Callable[[], nn.Module], dataset: CachedImageDatase
     Args:
         make_model: returns a fresh model whose trainable parameters are set (e.g. a linear probe:
             ``apply_strategy(model, get_strategy("linear_probe"))``); called once per rung.
-        dataset: the training images (a ``CachedImageDataset`` from ``load_classification``).
-        batch_size: images per step (the ``batch_size`` rung doubles it).
-        steps, warmup: timed and untimed steps per rung (see ``measure_throughput``). device: None: ``pick_device``.
+        dataset: the training images, from ``load_classification``. batch_size: the ``batch_size`` rung doubles it.
+        steps, warmup: timed and untimed steps per rung (see ``measure_throughput``).
         workers: DataLoader processes of the ``workers`` rung (None: the CPU count, at most 4).
         compile: measure the ``compile`` rung (minutes of compiling on a CPU). progress: print one line per rung.
-        lr: AdamW learning rate of the timed steps (speed does not depend on it).
-        bn_mode: as for ``train_one_epoch`` (``"frozen"`` for a linear probe).
+        lr: AdamW learning rate of the timed steps (speed does not depend on it). bn_mode: ``"frozen"`` for a probe.
         rungs: names from ``LADDER`` to run, in its order (None: all); ``baseline`` and ``cached_data`` always run.
-    Returns:
-        One dict per rung, then ``combined`` when two or more changes helped: ``{"variant", "change",
-        "images_per_s", "speedup", "helped", "note", "setting"}``; ``speedup`` is over the baseline, ``helped``
-        says whether the change was faster than the cached data alone, ``images_per_s`` is None where skipped.
+    Returns: One dict per rung, then ``combined`` when two or more changes helped; ``speedup`` is over the
+        baseline, ``helped`` says whether the change was faster than the cached data alone, ``images_per_s`` is
+        None where skipped.
     Raises: UnknownName: an unknown rung name.
-    Example:
-        >>> rows = speed_ladder(make_probe, data.train, batch_size=32, steps=6)
-        >>> {r["variant"]: r["speedup"] for r in rows}
-    Reproduces in one call the table lesson 04 times by hand, one cell per rung (*Where the time goes*).
     """
     device = pick_device(device)
     workers = min(4, os.cpu_count() or 1) if workers is None else workers

@@ -2,8 +2,7 @@
 
 ``time_call`` is ``torch.utils.benchmark.Timer`` with a clock that waits for the device (CUDA and MPS run
 asynchronously: a clock read without waiting stops before the GPU is done) and with the threads torch uses
-(``Timer`` pins one thread by default). Every timing in the package goes through it: inference latency,
-training throughput, detector latency, ONNX Runtime, matmul peaks.
+(``Timer`` pins one thread by default). Every timing in the package goes through it.
 """
 
 from __future__ import annotations
@@ -24,13 +23,8 @@ def time_call(fn: Callable[[], object], *, device="cpu", warmup: int = 1, repeat
 
     Warm-up calls pay one-off costs (memory allocation, kernel choice, lazy initialisation) that a served model
     pays once; the median ignores the odd hiccup of a busy machine.
-    Args:
-        fn: the work to time, e.g. ``lambda: model(x)``. device: where ``fn`` queues its work (the clock waits).
-        warmup, repeats: untimed and timed calls (at least one timed).
-        max_seconds: stop timing early once this much time is spent (at least 2 calls are timed).
-    Returns: ``{"median_s", "times", "repeats"}``: seconds per call.
-    Example: ``time_call(lambda: torch.ones(100).sum(), repeats=3)["repeats"]  # 3``
-    Shown in plain PyTorch in lesson 01, *Cost on this machine*.
+    ``device``: where ``fn`` queues its work (the clock waits for it). At least one call is timed; ``max_seconds``
+    stops timing early once this much time is spent (after at least 2 calls). Times are in seconds per call.
     """
     device = torch.device(device)
     for _ in range(warmup):

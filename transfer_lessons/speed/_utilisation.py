@@ -43,16 +43,11 @@ def _conv_backward_flop(grad_out_shape, x_shape, w_shape, _bias, _stride, _paddi
 def train_flops_per_image(model: nn.Module, input_size: Union[int, tuple], batch: int = 2) -> int:
     """FLOPs of one training step per image: forward, cross-entropy loss and backward, counted.
 
-    Counted on a copy of ``model`` on the CPU in float32 (FLOPs do not depend on the device, dtype or memory
-    layout), in training mode, with its parameters' ``requires_grad`` as they are: frozen layers need no weight
-    gradients, and their FLOPs are not counted.
-    Args:
-        model: a classifier; it is copied, so its gradients and BatchNorm statistics stay as they are.
-        input_size: square image side (inputs ``[N, 3, S, S]``), or one input's shape as a tuple.
-        batch: images in the counted step (the count is divided by it).
-    Returns: FLOPs per image (a multiply-add = 2).
+    Counted on a copy of ``model`` (its gradients and BatchNorm statistics stay as they are) on the CPU in float32
+    (FLOPs do not depend on the device, dtype or memory layout), in training mode, with its parameters'
+    ``requires_grad`` as they are: frozen layers need no weight gradients, and their FLOPs are not counted.
+    ``input_size``: square image side, or one input's shape as a tuple. A multiply-add = 2 FLOPs.
     Example: ``train_flops_per_image(nn.Linear(5, 3), (5,))  # 60: forward 2*5*3 + weight gradient 2*5*3``
-    Shown in lesson 04, *Utilisation*.
     """
     copied = copy.deepcopy(model).cpu().float().train()
     shape = (3, input_size, input_size) if isinstance(input_size, int) else tuple(input_size)
@@ -66,11 +61,7 @@ def train_flops_per_image(model: nn.Module, input_size: Union[int, tuple], batch
 
 
 def achieved_flops(images_per_s: float, flops_per_image: float) -> float:
-    """FLOP/s the model's arithmetic needs at a measured throughput: ``images_per_s * flops_per_image``.
-
-    Example: ``achieved_flops(100, 2e9)  # 200000000000.0``
-    Shown in lesson 04, *Utilisation*.
-    """
+    """FLOP/s the model's arithmetic needs at a measured throughput: ``images_per_s * flops_per_image``."""
     return float(images_per_s) * float(flops_per_image)
 
 
@@ -84,13 +75,9 @@ def _matmul_flops(device: torch.device, dtype: torch.dtype, size: int, repeats: 
 def peak_flops(device=None, *, size: int = 2048, repeats: int = 3) -> tuple[float, str]:
     """The device's peak FLOP/s and where the number comes from.
 
-    Args:
-        device: ``"cpu"``, ``"cuda"``... (None: ``pick_device()``).
-        size, repeats: the matrix side and the timed products of a measurement (on unknown GPUs the side is at
-            least 8192, so that the GPU is busy long enough to time).
+    ``size``, ``repeats``: the matrix side and the timed products of a measurement (on unknown GPUs the side is at
+    least 8192, so that the GPU is busy long enough to time).
     Returns: ``(flop_per_s, source)``, e.g. ``(9.89e14, "NVIDIA H100 80GB HBM3: datasheet, dense bf16")``.
-    Example: ``peak_flops("cpu")[1]  # 'measured float32 matmul, 2048 x 2048, 2 threads'``
-    Shown in lesson 04, *Utilisation*.
     """
     device = pick_device(device) if device is None or isinstance(device, str) else torch.device(device)
     if device.type == "cuda":
@@ -107,12 +94,7 @@ def peak_flops(device=None, *, size: int = 2048, repeats: int = 3) -> tuple[floa
 
 
 def mfu(images_per_s: float, flops_per_image: float, peak: float) -> float:
-    """Model FLOPs utilisation: ``achieved_flops(images_per_s, flops_per_image) / peak``.
-
-    Raises: ValueError: ``peak`` is not positive.
-    Example: ``mfu(100, 2e9, 1e12)  # 0.2``
-    Shown in lesson 04, *Utilisation*.
-    """
+    """Model FLOPs utilisation: ``achieved_flops(images_per_s, flops_per_image) / peak``; ValueError unless peak > 0."""
     if not peak > 0:
         raise ValueError(f"mfu: peak must be a positive FLOP/s, got {peak}; take it from peak_flops(device).")
     return achieved_flops(images_per_s, flops_per_image) / peak

@@ -3,6 +3,9 @@ checkpoints, the learning-rate finder, ``fine_tune`` and model files, detector t
 (``training.distributed``, for scripts started by torchrun).
 
 Above ``evaluation`` (every epoch is scored with it) and ``models`` (strategies say what trains).
+
+Lessons: 00 (``fine_tune``), 02 (``fit``, the loop, ``lr_find``, schedules, model files), 03 (detector training),
+04 (``fit``, ``distributed``), 05 (``fit``, ``evaluate``, ``save_model``).
 """
 
 from ._checkpoint import load_checkpoint, restore_rng_states, rng_states, save_checkpoint

@@ -39,14 +39,11 @@ def _check_plain(value, where: str = "state") -> None:
 
 
 def save_checkpoint(path: Union[str, Path], **state) -> Path:
-    """Write ``state`` to ``path`` atomically: the old file stays whole until the new one is.
+    """Write ``state`` to ``path`` atomically (fsync, then rename): a crash or a full disk leaves the old file whole.
 
-    Written through ``runtime.atomic_path`` and flushed to disk (fsync) before the rename, so a crash or a full disk
-    mid-write leaves the old one intact.
     Raises:
         TypeError: a value would not load with ``weights_only=True`` (checked before writing).
         OSError: the file could not be written; the old one, if any, is unchanged.
-    Shown in lesson 02, *Fine-tuning*.
     """
     path = Path(path)
     _check_plain(state)
@@ -58,14 +55,11 @@ def save_checkpoint(path: Union[str, Path], **state) -> Path:
 
 
 def load_checkpoint(path: Union[str, Path], map_location="cpu") -> dict:
-    """Load a checkpoint written by ``save_checkpoint``, refusing anything but plain data.
+    """Load a ``save_checkpoint`` file, refusing anything but plain data (``"cpu"``: GPU checkpoints open anywhere).
 
-    ``map_location`` defaults to ``"cpu"``, so GPU checkpoints open anywhere.
     Raises:
         FileNotFoundError: no file at ``path``.
-        TransferLessonsError: the file is corrupt, or is not weights-only (it holds Python objects, whose
-            unpickling could run arbitrary code).
-    Shown in lesson 02, *Fine-tuning*.
+        TransferLessonsError: the file is corrupt, or holds Python objects (unpickling them could run arbitrary code).
     """
     path = Path(path)
     if not path.is_file():
@@ -84,11 +78,7 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu") -> dict:
 
 
 def rng_states() -> dict:
-    """Every random generator's state as tensors and plain data (for ``save_checkpoint``).
-
-    Returns: ``{"python": ..., "numpy": ..., "torch": tensor, "cuda": [tensors]}``.
-    Shown in lesson 02, *Fine-tuning* (resuming a run).
-    """
+    """Python's, NumPy's, torch's and CUDA's random states as tensors and plain data (for ``save_checkpoint``)."""
     version, words, gauss = random.getstate()
     kind, keys, pos, has_gauss, cached = np.random.get_state()
     return {
@@ -101,10 +91,7 @@ def rng_states() -> dict:
 
 
 def restore_rng_states(states: dict) -> None:
-    """Set every random generator back to ``rng_states()``'s output.
-
-    Shown in lesson 02, *Fine-tuning* (resuming a run).
-    """
+    """Set every random generator back to ``rng_states()``'s output."""
     py = states["python"]
     random.setstate((py["version"], tuple(int(w) for w in py["state"].tolist()), py["gauss"]))
     npy = states["numpy"]

@@ -27,7 +27,6 @@ def train_detector_one_epoch(model, loader, optimizer, device, *, scheduler=None
     ``grad_clip``: clip the gradients' norm (None: off); detectors' early box-regression losses can spike.
     Returns: ``{"loss", <each loss term>, "images", "seconds", "images_per_s"}``, averaged per image.
     Raises: NonFiniteLoss: a loss became NaN or inf (checked before the backward pass).
-    Shown in lesson 03, *Training the detector*.
     """
     device = torch.device(device)
     model.train()
@@ -63,15 +62,10 @@ def fit_detector(model, train_loader, test_loader=None, *, epochs: int, lr: floa
     Defaults this recipe hides: seeds everything with ``seed``; SGD (momentum 0.9, weight decay
     1e-4) over the parameters that require gradients; a one-cycle schedule stepped every batch
     (peak ``lr`` after 30 % of the steps); gradient norm clipped at 10; mAP on ``test_loader``.
-    Args:
-        test_loader: may be None.
-        eval_every: measure AP after every this many epochs, and after the last (the rows in
-            between hold None); evaluating costs about a fifth of an epoch on a CPU.
-    Returns:
-        A ``History``: per epoch ``epoch``, ``train_loss``, ``map``, ``map_50``, ``map_75``,
-        ``mar_100``, ``seconds`` (training and evaluation), ``train_seconds``, ``images_per_s`` (training).
-    Raises: NonFiniteLoss: see ``train_detector_one_epoch``.
-    Shown in lesson 03, *Training the detector*.
+    ``eval_every``: measure AP (on ``test_loader``, which may be None) after every this many epochs and after the
+    last, the rows in between hold None; evaluating costs about a fifth of an epoch on a CPU.
+    Returns: A ``History`` with ``epoch``, ``train_loss``, ``map``, ``map_50``, ``map_75``, ``mar_100``, ``seconds``
+    (training and evaluation), ``train_seconds`` and ``images_per_s`` (training). Raises NonFiniteLoss.
     """
     seed_everything(seed)
     device = pick_device(device)

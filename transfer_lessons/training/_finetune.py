@@ -81,21 +81,14 @@ def fine_tune(data: Union[str, Path] = "hymenoptera", *, backbone: str = "effici
     Args:
         data: a dataset name (``list_datasets()``), your folder (``train/`` + ``val/``, ``valid/`` or ``test/``; or
             class folders alone) or a ``path,label[,split]`` CSV.
-        backbone: a name from ``list_backbones()``. strategy: a name from ``list_strategies()`` or a ``Strategy``.
         profile: ``smoke``, ``cpu``, ``gpu``, ``auto`` or a ``Profile``.
         epochs, lr, image_size: override the profile's epochs and side and the strategy's learning rate.
-        val_fraction: the share of each class held out when the data has no validation split.
-        label_smoothing: passed to the loss. output: where to save the model file, or None.
         seed: seeds the subset, the shuffling and the initialisation. progress: print the plan and per-epoch lines.
-    Returns: A ``FineTuneResult`` (``model``, ``history``, ``data``, ``strategy``, ``profile``, ``path``).
     Raises:
         UnknownName: unknown backbone, strategy or profile.
         DatasetLayoutError, BadImage: problems with the images, naming the file and the fix.
         OfflineAssetMissing: the pretrained weights are neither on this machine nor downloadable.
-    Example:
-        >>> result = fine_tune("path/to/my_images", output="my_model.pt")
-        >>> load_model("my_model.pt").predict("new_photo.jpg")
-    Shown in lesson 02, *One call*; the CLI is ``python -m transfer_lessons finetune``.
+    The CLI is ``python -m transfer_lessons finetune``.
     """
     profile = profile if isinstance(profile, Profile) else get_profile(profile)
     strategy = get_strategy(strategy)

@@ -1,8 +1,7 @@
 """``fit``: the one-call recipe around the epoch loop, built only from ``train_one_epoch`` and ``evaluate``.
 
-A strategy (``fit(..., strategy="partial")``) sets which parameters train and supplies its BatchNorm
-mode and learning rates; everything else ``fit`` does besides the loop is a field of ``FitOptions``
-with its default beside it, so ``fit`` itself keeps a short signature.
+Everything ``fit`` does besides the loop comes from a strategy or a field of ``FitOptions`` (its default beside
+it), so ``fit`` itself keeps a short signature.
 """
 
 from __future__ import annotations
@@ -152,9 +151,7 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, lr: Optional[float
     Raises:
         UnknownName: unknown strategy, schedule, ``bn_mode`` or ``amp``.
         ValueError: no ``lr`` and no strategy; ``amp="fp16"`` without CUDA; ``resume`` without a path.
-        NonFiniteLoss: the loss became NaN or inf.
         TransferLessonsError: the checkpoint to resume was written for another ``epochs``.
-    Shown step by step in lesson 02, *Fine-tuning strategies*.
     """
     opts = (options or FitOptions()).resolved(strategy)
     if opts.bn_mode not in BN_MODES:

@@ -1,8 +1,7 @@
 """The two plain functions of every training run: ``train_one_epoch`` and ``evaluate``, read top to bottom.
 
-Each batch: move it, forward, loss, check it is finite, backward, step, record. Running averages
-live in ``_metrics.py``, not here; options are explicit arguments (``scaler=None``, ``grad_clip=None``),
-not callbacks [torchvision ``references/detection/engine.py``].
+Running averages live in ``_metrics.py``, not here; options are explicit arguments (``scaler=None``,
+``grad_clip=None``), not callbacks [torchvision ``references/detection/engine.py``].
 """
 
 from __future__ import annotations
@@ -42,21 +41,15 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
 
     Args:
         device: where batches are moved (the model must already be there).
-        scaler: a ``torch.amp.GradScaler`` for fp16 on CUDA. amp_dtype: autocast dtype for the forward pass.
-        grad_clip: clip the gradients' total L2 norm to this value, or None.
+        scaler: a ``torch.amp.GradScaler`` for fp16 on CUDA. grad_clip: max total L2 norm of the gradients, or None.
         channels_last: move images in channels-last layout (convert the model yourself).
-        bn_mode: one of ``models.BN_MODES`` (see its comment).
         batch_transform: ``f(model, images, targets) -> (images, targets)``, applied to every batch on the device
             before the forward pass, or None. Adversarial training passes an attack (lesson 05); it may switch
             the model to eval mode and back, and must leave ``.grad`` alone.
         epoch: only for the progress bar and error messages.
-    Returns:
-        ``{"loss", "acc", "images", "seconds", "images_per_s"}`` averaged over the epoch, and ``"first_loss"``,
-        the first batch's loss (``fit`` warns when the run ends above it).
-    Raises:
-        NonFiniteLoss: the loss became NaN or inf (checked before the backward pass).
-        UnknownName: ``bn_mode`` is not one of ``params.BN_MODES``.
-    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
+    Returns: ``{"loss", "acc", "images", "seconds", "images_per_s"}`` over the epoch, and the first batch's loss
+        ``"first_loss"`` (``fit`` warns when the run ends above it).
+    Raises: NonFiniteLoss: the loss became NaN or inf (checked before the backward pass). UnknownName: ``bn_mode``.
     """
     device = torch.device(device)
     train_mode(model, bn_mode)
@@ -118,11 +111,9 @@ def evaluate(model, loader, loss_fn, device, *, amp_dtype=None, channels_last=Fa
              progress=False, return_outputs=False) -> dict:
     """Average loss and top-1 accuracy of ``model`` over ``loader``, without gradients.
 
-    Arguments as for ``train_one_epoch``. A NaN loss is reported as NaN, not raised.
-    Returns:
-        ``{"loss", "acc", "images", "seconds", "images_per_s", "num_classes"}``, plus ``"logits"`` (float32, on CPU)
-        and ``"targets"`` tensors when ``return_outputs`` is True.
-    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
+    Arguments as for ``train_one_epoch``. A NaN loss is reported as NaN, not raised. Returns ``{"loss", "acc",
+    "images", "seconds", "images_per_s", "num_classes"}``, plus ``"logits"`` (float32, on CPU) and ``"targets"`` when
+    ``return_outputs``.
     """
     device = torch.device(device)
     model.eval()

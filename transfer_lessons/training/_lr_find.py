@@ -1,8 +1,7 @@
 """The learning-rate range test (Smith 2017; fastai's lr_find), written as a plain loop.
 
 Train for a few dozen batches while the learning rate grows exponentially, record the loss
-after each, and read a rate off the curve where the loss falls fastest. The model and every
-random generator are put back afterwards: the test leaves no trace on the run that follows.
+after each, and read a rate off the curve where the loss falls fastest.
 """
 
 from __future__ import annotations
@@ -58,13 +57,11 @@ def lr_find(model, loader, loss_fn, device="cpu", *, start_lr=1e-7, end_lr=1.0, 
     """Train briefly at exponentially rising learning rates and record the loss at each.
 
     Defaults this test hides (all are arguments you can change):
-        - ``num_steps=50`` optimiser steps, one batch each (the loader is cycled if shorter); step i's rate is
-          ``start_lr * (end_lr / start_lr) ** (i / (num_steps - 1))``, 1e-7 to 1.0, set on every parameter group
-          (times its ``lr_mult``, where ``param_groups`` set one);
+        - ``num_steps=50`` optimiser steps, one batch each (the loader is cycled if shorter), at rates evenly spaced
+          in log scale from 1e-7 to 1.0, on every parameter group (times its ``param_groups`` ``lr_mult``);
         - optimiser ``AdamW`` (betas 0.9/0.999, eps 1e-8) over the trainable parameters, weight decay 0: decay at
           the top rates would shrink the weights and blur the curve;
-        - losses smoothed by ``avg = (1 - smoothing) * avg + smoothing * loss`` from 0, then bias-corrected
-          (divided by ``1 - (1 - smoothing) ** step``); ``smoothing=0.05``;
+        - losses smoothed by a bias-corrected moving average; ``smoothing=0.05`` is the newest loss's weight (1: none);
         - stops early when the smoothed loss passes ``diverge_factor=4`` times its best, or a loss is NaN or inf
           (that step is neither taken nor recorded);
         - ``bn_mode="train"``: BatchNorm statistics update (then are restored); full precision, no gradient
@@ -76,16 +73,11 @@ def lr_find(model, loader, loss_fn, device="cpu", *, start_lr=1e-7, end_lr=1.0, 
         model: the model to probe, already on ``device`` (where batches are moved).
         optimizer_factory: ``model -> optimizer`` to use instead of AdamW, e.g.
             ``lambda m: torch.optim.AdamW(param_groups(m, 1e-3))``; its rates are overwritten.
-        smoothing: the newest loss's weight in the average, in (0, 1] (1: none).
-    Returns:
-        ``{"lrs", "losses" (smoothed), "raw_losses", "suggestion", "min_loss_lr", "stopped_early"}``.
+    Returns: ``{"lrs", "losses" (smoothed), "raw_losses", "suggestion", "min_loss_lr", "stopped_early"}``:
         ``suggestion``: the rate of steepest descent, the minimum of ``numpy.gradient(losses, log10(lrs))``
         skipping the first and last tenth of the points (at least one each), None under 3 points;
         ``min_loss_lr``: the lowest smoothed loss's rate / 10 (None: no points).
-    Raises:
-        UnknownName: ``bn_mode`` is not one of ``params.BN_MODES``.
-        ValueError: ``start_lr``/``end_lr``/``num_steps``/``smoothing`` out of range, or an empty loader.
-    Shown in lesson 02, *Finding a learning rate*.
+    Raises: UnknownName: unknown ``bn_mode``. ValueError: an argument out of range, or an empty loader.
     """
     if bn_mode not in BN_MODES:
         raise UnknownName("bn_mode", bn_mode, BN_MODES, "lr_find's docstring")

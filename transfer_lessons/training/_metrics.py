@@ -39,10 +39,7 @@ class AverageMeter:
 
 
 class MetricLogger:
-    """A named set of ``AverageMeter``s, updated together once per batch.
-
-    Shown in plain PyTorch in lesson 02, *Fine-tuning*.
-    """
+    """A named set of ``AverageMeter``s, updated together once per batch."""
 
     def __init__(self):
         self.meters: dict[str, AverageMeter] = {}
@@ -64,10 +61,7 @@ class MetricLogger:
 
 
 def format_epoch(row: dict, epochs: Optional[int] = None) -> str:
-    """One log line for one epoch's row of a ``History``, e.g. ``'epoch 1/3  train loss 0.5000 acc 80.0%'``.
-
-    Shown in lesson 02, *Fine-tuning*.
-    """
+    """One log line for one epoch's row of a ``History``, e.g. ``'epoch 1/3  train loss 0.5000 acc 80.0%'``."""
     parts = [f"epoch {row['epoch']}" + (f"/{epochs}" if epochs else "")]
     for split in ("train", "val"):
         if row.get(f"{split}_loss") is not None:
@@ -85,7 +79,6 @@ class History:
     "seconds": ..., "images_per_s": ...}``. Accuracies are fractions in [0, 1]; ``lr`` is the backbone's learning
     rate at the end of the epoch. ``kept_epoch`` names the epoch whose weights the model holds after ``fit`` (the
     best one on validation, unless ``FitOptions(keep_best=False)``); ``kept()`` is its row.
-    Shown in lesson 02, *Fine-tuning*.
     """
 
     def __init__(self, rows: Optional[list] = None, kept_epoch: Optional[int] = None):
@@ -119,12 +112,9 @@ class History:
         return self.rows[-1]
 
     def best(self, key: str = "val_acc", mode: Optional[str] = None) -> dict:
-        """The row with the best value of ``key`` (the earliest one on ties).
+        """The row with the best value of ``key`` (the earliest on ties); KeyError when no row has one.
 
-        ``mode``: ``"max"`` or ``"min"``; default ``"min"`` for losses and times, else ``"max"``.
-        Raises:
-            KeyError: no row has a value for ``key``.
-            ValueError: ``mode`` is neither ``"max"`` nor ``"min"``.
+        ``mode``: ``"max"`` or ``"min"`` (else ValueError); default ``"min"`` for losses and times, else ``"max"``.
         """
         mode = mode or ("min" if key.endswith(_LOWER_IS_BETTER) else "max")
         if mode not in ("max", "min"):

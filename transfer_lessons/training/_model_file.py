@@ -44,11 +44,8 @@ class LoadedModel:
     def predict(self, image, k: Optional[int] = None) -> list[tuple[str, float]]:
         """``[(class name, probability), ...]`` of one image, best first; the top ``k`` (None: all).
 
-        ``image``: a PIL image, the path of an image file, or a uint8 [3, H, W] tensor.
-        Raises:
-            BadImage: the file cannot be decoded, or the tensor is not uint8 [3, H, W].
-            TypeError: ``image`` is none of the three.
-        Shown in lesson 02, *Saving, loading and predicting*.
+        ``image``: a PIL image, the path of an image file, or a uint8 [3, H, W] tensor (else TypeError).
+        Raises BadImage: the file cannot be decoded, or the tensor is not uint8 [3, H, W].
         """
         batch = self.transform(_as_image(image)).unsqueeze(0)
         self.model.eval()
@@ -63,14 +60,11 @@ def save_model(path: Union[str, Path], model: nn.Module, *, backbone: str, class
                extra: Optional[Mapping] = None) -> Path:
     """Write a model, its backbone name, class names and input size to one file, atomically.
 
-    Args:
-        model: built with ``create_backbone(backbone, ...)``, then fine-tuned (compiled is fine).
-        classes: in the order of the model's outputs. image_size: pixels.
-        extra: plain data to keep, e.g. ``{"val_acc": 0.95}``.
+    ``model``: built with ``create_backbone(backbone, ...)``, then fine-tuned (compiled is fine); ``classes`` in the
+    order of its outputs; ``extra``: plain data to keep, e.g. ``{"val_acc": 0.95}``.
     Raises:
         UnknownName: unknown ``backbone``. TypeError: ``extra`` holds more than plain data.
         ValueError: no classes, an image size under 1, or a head whose width is not ``len(classes)``.
-    Shown in lesson 02, *Saving, loading and predicting*.
     """
     get_card(backbone)  # an unknown name fails now, not when someone loads the file
     model = getattr(model, "_orig_mod", model)  # torch.compile's wrapper prefixes every key
@@ -87,10 +81,8 @@ def load_model(path: Union[str, Path], device="cpu") -> LoadedModel:
     """Read a file written by ``save_model``: the model (eval mode), its classes and preprocessing.
 
     Its ``transform`` is ``eval_transforms`` from the card, at the saved size.
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        TransferLessonsError: not a model file, or weights that do not fit its backbone (or UnknownName).
-    Shown in lesson 02, *Saving, loading and predicting*.
+    Raises: FileNotFoundError: no file at ``path``. TransferLessonsError: not a model file, or weights that do not
+        fit its backbone (UnknownName: an unknown backbone).
     """
     path = Path(path)
     if not path.is_file():

@@ -36,10 +36,8 @@ def make_scheduler(optimizer, kind: str, *, total_steps: int, warmup_steps: int 
             first 30% of steps, then cosine decay to lr/25/1e4, cycling AdamW's beta1 between 0.95 and 0.85);
             ``"constant"``: linear warmup, then flat.
         total_steps: epochs × batches per epoch.
-    Raises:
-        UnknownName: ``kind`` is not one of ``SCHEDULES``.
-        ValueError: ``total_steps`` < 1, or ``warmup_steps`` outside [0, total_steps).
-    Shown in plain PyTorch in lesson 02, *Fine-tuning strategies*.
+    Raises: UnknownName: ``kind`` is not one of ``SCHEDULES``. ValueError: ``total_steps`` < 1, or ``warmup_steps``
+        outside [0, total_steps).
     """
     if kind not in SCHEDULES:
         raise UnknownName("schedule", kind, SCHEDULES, "transfer_lessons.training.SCHEDULES")
@@ -55,10 +53,7 @@ def make_scheduler(optimizer, kind: str, *, total_steps: int, warmup_steps: int 
 
 
 def preview_schedule(kind: str, *, total_steps: int, warmup_steps: int = 0, lr: float = 1e-3) -> list:
-    """The learning rate ``make_scheduler`` gives at each of ``total_steps`` steps, without training.
-
-    Shown in lesson 02, *Fine-tuning strategies*.
-    """
+    """The learning rate ``make_scheduler`` gives at each of ``total_steps`` steps, without training."""
     optimizer = torch.optim.AdamW([nn.Parameter(torch.zeros(1))], lr=lr)
     scheduler = make_scheduler(optimizer, kind, total_steps=total_steps, warmup_steps=warmup_steps)
     lrs = []

@@ -34,10 +34,7 @@ __all__ = ["require_process_group", "shard_loader", "train_ddp", "train_single"]
 
 
 def require_process_group(caller: str = "this function") -> tuple[int, int]:
-    """``(rank, world_size)`` of the initialised process group; ``caller`` starts the error message.
-
-    Raises: TransferLessonsError: there is no initialised process group; the message says how to get one.
-    """
+    """``(rank, world_size)`` of the initialised process group, else TransferLessonsError saying how to get one."""
     if not (dist.is_available() and dist.is_initialized()):
         raise TransferLessonsError(
             f"{caller} needs an initialised torch.distributed process group, and there is none. Fix: "
@@ -57,14 +54,11 @@ def shard_loader(dataset, global_batch: int, *, seed: int = 0, rank: Optional[in
         seed: shuffling seed, the same on every rank (call ``loader.sampler.set_epoch(e)`` each epoch).
         rank, world_size: this process's place; None reads them from the process group. ``rank=0, world_size=1``
             gives the single-process loader with the same batches.
-        **loader_kwargs: passed to ``DataLoader`` (e.g. ``num_workers``).
     Returns: A ``DataLoader`` over a ``DistributedSampler`` (shuffled, ``drop_last``: equal shards).
     Raises:
         ValueError: ``global_batch`` is not a multiple of ``world_size``, or the dataset holds fewer images
             than one global batch.
         TransferLessonsError: ``rank``/``world_size`` not given and no process group.
-    Example: ``loader = shard_loader(train_set, global_batch=32)  # 16 per rank on 2 ranks``
-    Written by hand in lesson 04's DDP script, *More than one machine*.
     """
     if rank is None or world_size is None:
         rank, world_size = require_process_group("shard_loader")
@@ -79,7 +73,8 @@ def shard_loader(dataset, global_batch: int, *, seed: int = 0, rank: Optional[in
     return DataLoader(dataset, batch_size=global_batch // world_size, sampler=sampler, drop_last=True, **loader_kwargs)
 
 
-def _epochs(runner, loader, optimizer, device, epochs, bn_mode, progress) -> list:
+def _epochs(runner, loader, device, epochs, lr, bn_mode, progress) -> list:
+    optimizer = torch.optim.SGD([p for p in runner.parameters() if p.requires_grad], lr=lr, momentum=0.9)
     loss_fn = nn.CrossEntropyLoss()
     rows = []
     for epoch in range(epochs):
@@ -105,25 +100,15 @@ def train_ddp(model: nn.Module, dataset, *, global_batch: int, epochs: int = 1, 
               bn_mode: str = "frozen", device=None, progress: bool = False) -> list:
     """Train ``model`` in place with DDP, this rank on its shard: SGD (momentum 0.9) and ``train_one_epoch``.
 
-    Call it on every rank of an initialised process group, with the same model and dataset.
+    Call it on every rank of an initialised process group, with the same dataset and an identically seeded model.
     Args:
-        model: the model, built identically on every rank (same seed).
         dataset: the training set (every rank sees all of it; the sampler picks the shard).
-        global_batch: images per step over all ranks (``global_batch / world_size`` per rank).
-        epochs, lr, seed: epochs, SGD learning rate, shuffling seed.
         bn_mode: as in ``train_one_epoch``; ``"frozen"`` (default) keeps BatchNorm out of the way, so the
             result equals ``train_single``'s; ``"train"`` normalises per shard.
         device: this rank's device (None: cpu; on GPUs ``cuda:<LOCAL_RANK>``). progress: a bar on rank 0.
-    Returns:
-        One dict per epoch (``train_one_epoch``'s keys) over all ranks: image-weighted loss and accuracy,
-        all ranks' images, the slowest rank's seconds.
-    Raises:
-        TransferLessonsError: no initialised process group.
-        ValueError: see ``shard_loader``.
-    Example:
-        >>> dist.init_process_group("gloo")  # in a script started by torchrun
-        >>> train_ddp(model, train_set, global_batch=32, epochs=2)
-    The loop of lesson 04's DDP script (*More than one machine*), with the package's ``train_one_epoch``.
+    Returns: One dict per epoch (``train_one_epoch``'s keys) over all ranks: image-weighted loss and accuracy, all
+        ranks' images, the slowest rank's seconds.
+    Raises: TransferLessonsError: no initialised process group. ValueError: see ``shard_loader``.
     """
     rank, world_size = require_process_group("train_ddp")
     device = torch.device(device or "cpu")
@@ -132,8 +117,7 @@ def train_ddp(model: nn.Module, dataset, *, global_batch: int, epochs: int = 1, 
         device = torch.device("cuda", torch.cuda.current_device())  # DDP wants this rank's one GPU
     runner = DistributedDataParallel(model, device_ids=[device.index] if device.type == "cuda" else None)
     loader = shard_loader(dataset, global_batch, seed=seed, rank=rank, world_size=world_size)
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr, momentum=0.9)
-    rows = _epochs(runner, loader, optimizer, device, epochs, bn_mode, progress and rank == 0)
+    rows = _epochs(runner, loader, device, epochs, lr, bn_mode, progress and rank == 0)
     return [_global(row, device) for row in rows]
 
 
@@ -146,5 +130,4 @@ def train_single(model: nn.Module, dataset, *, global_batch: int, epochs: int = 
     device = torch.device(device or "cpu")
     model.to(device)
     loader = shard_loader(dataset, global_batch, seed=seed, rank=0, world_size=1)
-    optimizer = torch.optim.SGD([p for p in model.parameters() if p.requires_grad], lr=lr, momentum=0.9)
-    return _epochs(model, loader, optimizer, device, epochs, bn_mode, progress)
+    return _epochs(model, loader, device, epochs, lr, bn_mode, progress)

@@ -28,6 +28,26 @@ def is_headless() -> bool:
     return False
 
 
+def _live(draw, *controls):
+    """Display ``controls`` (side by side) above an output area that ``draw()`` fills now and on every change."""
+    import ipywidgets as widgets
+    from IPython.display import display
+
+    output = widgets.Output()
+
+    def show(change=None):
+        output.clear_output(wait=True)
+        with output:
+            draw()
+
+    for control in controls:
+        control.observe(show, names="value")
+    show()
+    box = widgets.VBox([controls[0] if len(controls) == 1 else widgets.HBox(list(controls)), output])
+    display(box)
+    return box
+
+
 def _topk_text(header: str, pairs) -> str:
     return "\n".join([header, *(f"  {prob:6.1%}  {label}" for label, prob in pairs)])
 
@@ -40,7 +60,6 @@ def photo_picker(model, names: Iterable[str], k: int = 5):
     """Pick a sample photo from a dropdown and see the model's ImageNet top-k beside it.
 
     Returns the widget, or None when headless (then the top-k of every photo is printed).
-    Used in lesson 00, *Try it yourself*.
     """
     names = list(names)
     if is_headless():
@@ -51,19 +70,12 @@ def photo_picker(model, names: Iterable[str], k: int = 5):
     from IPython.display import display
 
     dropdown = widgets.Dropdown(options=names, description="photo")
-    output = widgets.Output()
 
-    def show(change=None):
-        output.clear_output(wait=True)
-        with output:
-            display(images([sample_photo(dropdown.value)], ncols=1, title=dropdown.value))
-            print(_photo_text(model, dropdown.value, k))
+    def draw():
+        display(images([sample_photo(dropdown.value)], ncols=1, title=dropdown.value))
+        print(_photo_text(model, dropdown.value, k))
 
-    dropdown.observe(show, names="value")
-    show()
-    box = widgets.VBox([dropdown, output])
-    display(box)
-    return box
+    return _live(draw, dropdown)
 
 
 def _sample_indices(labels, n: int) -> list[int]:
@@ -91,12 +103,9 @@ def _feature_map(name: str, image, size: int):
 def backbone_explorer(table, features, probes, data, n_images: int = 4):
     """Pick a backbone: its measured stats, its probe's predictions on a few val images, the first one's feature map.
 
-    Args:
-        table: name → measured row (latency, accuracy, ...), as the lesson built it.
-        features: name → ``FeatureSet``; probes: name → ``LinearProbe`` trained on it.
-        data: the ``ClassificationData`` the features came from (images and class names).
-    Returns: The widget, or None when headless (then the stats and predictions of every backbone are printed).
-    Used in lesson 01, *Backbone selection*.
+    ``table``: name → measured row (latency, accuracy, ...); ``features``: name → ``FeatureSet``; ``probes``: name →
+    ``LinearProbe`` trained on it; ``data``: the ``ClassificationData`` the features came from.
+    Returns the widget, or None when headless (then the stats and predictions of every backbone are printed).
     """
     names = list(table)
     indices = _sample_indices(data.val.targets, n_images)
@@ -108,26 +117,19 @@ def backbone_explorer(table, features, probes, data, n_images: int = 4):
     from IPython.display import display
 
     dropdown = widgets.Dropdown(options=names, description="backbone")
-    output = widgets.Output()
 
-    def show(change=None):
+    def draw():
         name = dropdown.value
         fs, probe = features[name], probes[name]
-        output.clear_output(wait=True)
-        with output:
-            print(_explorer_text(name, table[name], fs, probe, data.classes, indices))
-            predicted = probe.predict(fs.val[indices])
-            titles = [f"{data.classes[int(p)]} (true {data.classes[data.val.targets[i]]})"
-                      for i, p in zip(indices, predicted)]
-            display(images([data.val.cache[i] for i in indices], titles, title=f"{name}: probe predictions"))
-            image = data.val.cache[indices[0]]
-            display(feature_map(image, _feature_map(name, image, fs.image_size), title=f"{name}: feature map"))
+        print(_explorer_text(name, table[name], fs, probe, data.classes, indices))
+        predicted = probe.predict(fs.val[indices])
+        titles = [f"{data.classes[int(p)]} (true {data.classes[data.val.targets[i]]})"
+                  for i, p in zip(indices, predicted)]
+        display(images([data.val.cache[i] for i in indices], titles, title=f"{name}: probe predictions"))
+        image = data.val.cache[indices[0]]
+        display(feature_map(image, _feature_map(name, image, fs.image_size), title=f"{name}: feature map"))
 
-    dropdown.observe(show, names="value")
-    show()
-    box = widgets.VBox([dropdown, output])
-    display(box)
-    return box
+    return _live(draw, dropdown)
 
 
 def _uploaded_file(value):
@@ -137,12 +139,10 @@ def _uploaded_file(value):
 
 
 def upload_predictor(loaded, fallback_image=None, k: int = 5):
-    """Upload a photo and see the fine-tuned model's top classes for it.
+    """Upload a photo and see the top classes of a model from ``load_model`` for it.
 
-    ``loaded`` comes from ``load_model``; ``fallback_image`` is a PIL image to predict instead when headless.
-    Returns: The widget (a FileUpload above an output area), or None when headless (``fallback_image``'s top k printed).
-    An upload that cannot be decoded is reported in the output area, not raised.
-    Shown in lesson 02, *Saving, loading and predicting*.
+    Returns the widget (a FileUpload above an output area), or None when headless: then the top k of
+    ``fallback_image``, a PIL image, are printed. An upload that cannot be decoded is reported, not raised.
     """
     if is_headless():
         if fallback_image is None:
@@ -151,38 +151,29 @@ def upload_predictor(loaded, fallback_image=None, k: int = 5):
             print(_topk_text("fallback image:", loaded.predict(fallback_image, k=k)))
         return None
     import ipywidgets as widgets
-    from IPython.display import display
 
     upload = widgets.FileUpload(accept="image/*", multiple=False, description="photo")
-    output = widgets.Output()
 
-    def show(change=None):
+    def draw():
         if not upload.value:
             return
         name, content = _uploaded_file(upload.value)
-        output.clear_output(wait=True)
-        with output:
-            try:
-                # Phones store portraits sideways plus an EXIF flag; open_rgb does the same for files.
-                image = ImageOps.exif_transpose(Image.open(io.BytesIO(content))).convert("RGB")
-                print(_topk_text(f"{name}:", loaded.predict(image, k=k)))
-            except (UnidentifiedImageError, OSError, BadImage) as err:
-                print(f"Cannot read {name} as an image ({err}); upload a JPEG or PNG photo.")
+        try:
+            # Phones store portraits sideways plus an EXIF flag; open_rgb does the same for files.
+            image = ImageOps.exif_transpose(Image.open(io.BytesIO(content))).convert("RGB")
+            print(_topk_text(f"{name}:", loaded.predict(image, k=k)))
+        except (UnidentifiedImageError, OSError, BadImage) as err:
+            print(f"Cannot read {name} as an image ({err}); upload a JPEG or PNG photo.")
 
-    upload.observe(show, names="value")
-    box = widgets.VBox([upload, output])
-    display(box)
-    return box
+    return _live(draw, upload)
 
 
 def detection_explorer(image, raw: dict, objects=None, score_threshold: float = 0.5, nms_iou: float = 0.5):
     """Sliders for the score threshold and the NMS IoU redraw a detector's boxes on one image.
 
-    Args:
-        raw: the detector's predictions with suppression switched off (``{"boxes", "scores"}``), so the sliders can
-            redo it. objects: the true boxes, or None. score_threshold, nms_iou: the sliders' starting values.
-    Returns: The widget, or None when headless; then the starting values are drawn once.
-    Shown in lesson 03, *Non-maximum suppression*.
+    ``raw``: the detector's predictions with suppression switched off (``{"boxes", "scores"}``), so the sliders can
+    redo it; ``objects``: the true boxes, or None. Returns the widget, or None when headless; then the starting
+    values are drawn once.
     """
     from IPython.display import display  # the kernel's, in headless runs too
 
@@ -198,16 +189,4 @@ def detection_explorer(image, raw: dict, objects=None, score_threshold: float = 
 
     score = widgets.FloatSlider(value=score_threshold, min=0.05, max=0.95, step=0.05, description="score ≥")
     iou = widgets.FloatSlider(value=nms_iou, min=0.1, max=1.0, step=0.05, description="NMS IoU")
-    output = widgets.Output()
-
-    def show(change=None):
-        output.clear_output(wait=True)
-        with output:
-            display(figure(score.value, iou.value))
-
-    score.observe(show, names="value")
-    iou.observe(show, names="value")
-    show()
-    box = widgets.VBox([widgets.HBox([score, iou]), output])
-    display(box)
-    return box
+    return _live(lambda: display(figure(score.value, iou.value)), score, iou)
