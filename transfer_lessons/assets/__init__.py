@@ -1,9 +1,8 @@
 """Assets: what the course uses that lives outside the repository — datasets and weight files.
 
-Each has a card (``DatasetCard``, ``WeightsCard``: where it comes from, its checksums, its license) and
-one resolver: mirror, cache, checksummed download, then (datasets only) a generated stand-in, as
-``_datasets.py`` and ``_weights.py`` detail. ``build_mirror`` fills a mirror folder for a classroom.
-Below it lie only ``runtime`` and ``errors``. Lessons: 01 (``DATASETS``, ``weights_status``), 02 (``DATASETS``),
+Each has a card (``DatasetCard``, ``WeightsCard``: source, checksums, license) and one resolver: mirror, cache,
+checksummed download, then (datasets only) a generated stand-in (``_datasets.py``, ``_weights.py``). Below it lie only
+``runtime`` and ``errors``. Lessons: 01 (``DATASETS``, ``weights_status``), 02 (``DATASETS``),
 05 (``safe_extract``, ``sha256_file``, ``verify_manifest``); every lesson's data comes through ``resolve_dataset``.
 """
 

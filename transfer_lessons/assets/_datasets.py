@@ -64,7 +64,6 @@ class AssetSource:
 
     @property
     def synthetic(self) -> bool:
-        """True when this is a generated stand-in, not real photographs."""
         return self.source == "synthetic"
 
 
@@ -139,11 +138,7 @@ def _verify_cache(card: DatasetCard, root: Path) -> None:
 
 
 def extract_checked(card: DatasetCard, archive: Path, staging: Path, url: str, fix: str) -> Path:
-    """Extract a dataset's archive into ``staging``; return its top folder, every manifest file checked.
-
-    Raises UnsafeArchive, AssetError (no top folder ``card.folder``, a listed file missing) or ChecksumMismatch;
-    ``fix`` is what the messages advise.
-    """
+    """Extract a dataset's archive into ``staging``; return its top folder, every manifest file checked."""
     safe_extract(archive, staging)
     extracted = staging / card.folder
     if not extracted.is_dir():
@@ -209,7 +204,6 @@ def _fetch(card: DatasetCard, cache: Path, progress: bool) -> Path:
 
 
 def _fallback(card: DatasetCard, reason: str, allow_synthetic: bool, progress: bool) -> AssetSource:
-    """Use the synthetic stand-in with a warning, or raise OfflineAssetMissing."""
     mirror, cache = mirror_dir(), cache_dir()
     where = f"mirror {mirror / card.folder}" if mirror else "mirror: TRANSFER_LESSONS_DATA not set"
     how = f"set TRANSFER_LESSONS_DATA to a folder holding {card.folder}/, or {card.how_to_get(cache)}"
@@ -229,7 +223,6 @@ def resolve_dataset(name_or_path: Union[str, Path, DatasetCard], *, allow_synthe
     ``allow_synthetic``: fall back to the card's generated stand-in (with a warning) instead of raising when the real
     data cannot be had.
     Raises:
-        UnknownName, or DatasetLayoutError for a path: neither a known name nor an existing folder.
         ChecksumMismatch, AssetError: a mirror or cache file differs or is missing, or a download stopped part-way.
         OfflineAssetMissing: nothing local, no network, and ``allow_synthetic=False``.
     """
@@ -241,10 +234,9 @@ def resolve_dataset(name_or_path: Union[str, Path, DatasetCard], *, allow_synthe
             raise DatasetLayoutError(f"Dataset folder {path} does not exist. Fix: check the path, "
                                      f"or use a name from transfer_lessons.list_datasets().")
     card = _card(name_or_path)
-    cache = cache_dir()
+    mirror, cache = mirror_dir(), cache_dir()
     if card.synthetic:
         return AssetSource(card.name, write_synthetic(card.name, cache / card.folder), "synthetic")
-    mirror = mirror_dir()
     if mirror is not None and (mirror / card.folder).is_dir():
         verify_manifest(mirror / card.folder, MANIFEST_DIR / card.manifest,
                         fix=f"restore it from the original archive (`python -m transfer_lessons mirror {mirror}` "
@@ -266,11 +258,8 @@ def resolve_dataset(name_or_path: Union[str, Path, DatasetCard], *, allow_synthe
 
 
 def dataset_status(name: Union[str, DatasetCard]) -> dict:
-    """``{"available", "source"}``: where a dataset would come from now, without downloading, generating or hashing.
-
-    ``source`` is ``mirror``, ``cache``, ``download`` or ``synthetic``; ``synthetic`` with ``available`` False: only the
-    generated stand-in can be had now.
-    """
+    """``{"available", "source"}``: where a dataset would come from now, without downloading, generating or hashing;
+    ``synthetic`` with ``available`` False: only the generated stand-in can be had now."""
     card = _card(name)
     mirror, cache = mirror_dir(), cache_dir()
     if card.synthetic:

@@ -1,9 +1,6 @@
-"""Fetching files safely: checksummed atomic downloads and safe archive extraction.
-
-``download`` writes to ``<dest>.part`` while hashing, checks the sha256, then renames atomically, so an interrupted or
-corrupt transfer never leaves a file that looks usable. ``safe_extract`` checks every archive member (absolute paths,
-'..' parts, links leading out, device files) before writing anything. ``verify_manifest`` checks a folder against a
-``sha256sum`` list. Where each asset comes from is decided in ``_datasets.py`` and ``_weights.py``.
+"""Fetching files safely: checksummed atomic downloads, archives checked member by member before extraction,
+folders checked against ``sha256sum`` lists. Where each asset comes from is decided in ``_datasets.py`` and
+``_weights.py``.
 """
 
 from __future__ import annotations
@@ -75,7 +72,6 @@ def download(url: str, dest: Union[str, Path], *, sha256: Optional[str] = None,
 
 
 def _open(url: str, have: int):
-    """Open ``url``, asking for the bytes from ``have`` on when a partial file is kept."""
     request = urllib.request.Request(url, headers={"Range": f"bytes={have}-"} if have else {})
     try:
         return urllib.request.urlopen(request, timeout=60)
@@ -203,10 +199,7 @@ def read_manifest(path: Union[str, Path]) -> dict[str, str]:
 
 def verify_manifest(root: Union[str, Path], manifest_path: Union[str, Path], *,
                     fix: str = "delete it and run again") -> int:
-    """Check every file listed in a ``sha256sum`` manifest under ``root``; returns how many were checked.
-
-    Raises AssetError (the manifest or a listed file is missing) or ChecksumMismatch, advising ``fix``.
-    """
+    """Check every file listed in a ``sha256sum`` manifest under ``root``; returns how many were checked."""
     root, manifest_path = Path(root), Path(manifest_path)
     if not manifest_path.is_file():
         raise AssetError(f"Manifest {manifest_path} is missing. Fix: reinstall transfer_lessons.")
@@ -224,9 +217,7 @@ def verify_manifest(root: Union[str, Path], manifest_path: Union[str, Path], *,
 def manifest_problems(root: Union[str, Path], entries: dict[str, str]) -> list[dict]:
     """Every file of ``entries`` (``{relative path: sha256}``, as ``read_manifest`` gives) missing or changed under
     ``root``: ``[{"path", "expected", "actual"}]``, ``actual`` None when missing."""
-    root, problems = Path(root), []
-    for rel, expected in entries.items():
-        actual = sha256_file(root / rel) if (root / rel).is_file() else None
-        if actual != expected:
-            problems.append({"path": rel, "expected": expected, "actual": actual})
-    return problems
+    root = Path(root)
+    rows = [{"path": rel, "expected": expected, "actual": sha256_file(root / rel) if (root / rel).is_file() else None}
+            for rel, expected in entries.items()]
+    return [row for row in rows if row["actual"] != row["expected"]]

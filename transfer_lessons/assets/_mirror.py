@@ -1,9 +1,8 @@
 """The classroom mirror: every dataset and weight file in one folder, built once on a connected machine.
 
-``python -m transfer_lessons mirror DIR`` fetches each registered dataset, each catalog backbone's weights and lesson
-03's COCO detector into DIR. Copied to a USB stick or share and named by ``TRANSFER_LESSONS_DATA`` (an absolute path:
-lessons run in their own folder), it makes a machine fully offline (``doctor`` shows each asset coming from it). Layout,
-as ``resolve_dataset`` and ``resolve_weights_file`` read it (a hand-made mirror works too):
+Copied to a USB stick or share and named by ``TRANSFER_LESSONS_DATA`` (an absolute path: lessons run in their own
+folder), a mirror built by ``python -m transfer_lessons mirror DIR`` makes a machine fully offline. Layout, as
+``resolve_dataset`` and ``resolve_weights_file`` read it (a hand-made mirror works too):
 
     DIR/hymenoptera_data/..., DIR/PennFudanPed/...  a dataset's folder, as its archive holds it
     DIR/weights/<file>    one file per weights card (a backbone's or a detector's)
@@ -11,13 +10,11 @@ as ``resolve_dataset`` and ``resolve_weights_file`` read it (a hand-made mirror 
     DIR/mirror.json       one entry per asset: where it came from, license, files, bytes, when
     DIR/.downloads/       only while a transfer waits to be resumed (HTTP Range)
 
-A run fetches only what is missing or corrupt, so an interrupted build resumes; a dataset's bad files are named and
-replaced one by one from a verified copy (files added beside them are left alone). What the package pins is checked,
-never the server's word: the datasets' files (``data/*.sha256``), the EfficientNet-Lite weights (their cards), the COCO
-detector's sha256 prefix (torchvision's file name). Hub backbones' cards pin no sha256: theirs is recorded at the first
-fetch and checked against that record afterwards, here and in ``resolve_weights_file``. A re-packed archive from
-``base_url`` cannot match the official sha256, so it is accepted on the per-file check of its contents, which every use
-of the mirror repeats.
+What the package pins is checked, never the server's word: the datasets' files (``data/*.sha256``), the
+EfficientNet-Lite weights (their cards), the COCO detector's sha256 prefix (torchvision's file name). Hub backbones'
+cards pin no sha256: theirs is recorded at the first fetch and checked against that record afterwards, here and in
+``resolve_weights_file``. A re-packed archive from ``base_url`` cannot match the official sha256, so it is accepted on
+the per-file check of its contents, which every use of the mirror repeats.
 """
 
 from __future__ import annotations
@@ -60,7 +57,6 @@ def mirror_summary(root: Union[str, Path, None]) -> Optional[dict]:
 
 
 def _write_index(root: Path, entries: dict, digests: dict[str, str]) -> None:
-    """Rewrite mirror.json and MANIFEST.sha256 (atomically) to list exactly the verified assets."""
     with atomic_path(root / INDEX) as tmp:
         tmp.write_text(json.dumps({"updated": time.strftime("%Y-%m-%d %H:%M:%S %z"),
                                    "assets": dict(sorted(entries.items()))}, indent=2) + "\n")
@@ -69,7 +65,6 @@ def _write_index(root: Path, entries: dict, digests: dict[str, str]) -> None:
 
 
 def _weight_cards(backbones: Optional[Iterable[str]], detectors: Optional[Iterable[str]]) -> list[WeightsCard]:
-    """The weight cards asked for (None: every one of that kind), unknown names refused."""
     cards = []
     for kind, names in (("backbone", backbones), ("detector", detectors)):
         known = [name for name, card in WEIGHTS.items() if card.kind == kind]
@@ -81,7 +76,6 @@ def _weight_cards(backbones: Optional[Iterable[str]], detectors: Optional[Iterab
 
 
 def _problems(root: Path, digests: dict[str, str]) -> list[dict]:
-    """``[{"path", "problem"}]`` for each file of ``digests`` (relative to ``root``) missing or changed."""
     return [{"path": row["path"], "problem": "missing" if row["actual"] is None else
              f"corrupt: sha256 {row['actual'][:12]}…, expected {row['expected'][:12]}…"}
             for row in manifest_problems(root, digests)]
@@ -225,10 +219,7 @@ def build_mirror(directory: Union[str, Path], *, datasets: Optional[Iterable[str
 
 
 def check_mirror(directory: Union[str, Path]) -> list[dict]:
-    """Verify, offline, every file a built mirror lists in ``MANIFEST.sha256``: ``[{"path", "problem"}]`` of the bad.
-
-    Raises: AssetError: the folder holds no ``MANIFEST.sha256`` (not built by ``mirror``), or it is damaged.
-    """
+    """Verify, offline, every file a built mirror lists in ``MANIFEST.sha256``: ``[{"path", "problem"}]`` of the bad."""
     root = Path(directory).expanduser()
     listed = read_manifest(root / MANIFEST)
     if not listed:

@@ -43,12 +43,10 @@ class WeightsCard:
 
     @property
     def offline(self) -> bool:
-        """True when a pip package ships the file, so no network is ever needed."""
         return self.package is not None
 
     @property
     def download_url(self) -> Optional[str]:
-        """Where the file is published: the Hub's address of it, or ``url``."""
         return f"https://huggingface.co/{self.hf_repo}/resolve/main/{HF_FILENAME}" if self.hf_repo else self.url
 
 
@@ -109,7 +107,6 @@ def _hf_offline() -> bool:
 
 
 def _check(card: WeightsCard, path: Path, expected: Optional[str], fix: str) -> None:
-    """Raise ChecksumMismatch unless ``path`` has the sha256 ``expected`` and the card's prefix."""
     if expected is None and not card.sha256_prefix:
         return
     actual = sha256_file(path)
@@ -118,11 +115,7 @@ def _check(card: WeightsCard, path: Path, expected: Optional[str], fix: str) -> 
 
 
 def weights_status(name: str) -> dict:
-    """``{"offline", "available", "source"}``: where a weight file would come from now, without downloading or hashing.
-
-    ``source`` is ``mirror``, ``package``, ``hf-cache``, ``cache``, ``download`` or ``missing``; ``available`` is False
-    when the network would be needed but is off.
-    """
+    """``{"offline", "available", "source"}``: where a weight file would come from now (no download, no hashing)."""
     card = get_weights_card(name)
     mirror, source = mirror_dir(), "missing"
     if mirror is not None and (mirror / "weights" / card.file).is_file():
@@ -164,7 +157,6 @@ def hub_file(card: WeightsCard) -> Path:
 def resolve_weights_file(name: str, progress: bool = True) -> tuple[Path, str]:
     """Find a weight file in the order of the module docstring: ``(path, source)``.
 
-    ``source`` is ``mirror``, ``package``, ``hub`` (Hugging Face, cached or downloaded), ``cache`` or ``download``.
     Raises: UnknownName, OfflineAssetMissing (not on this machine, and the network is off or unreachable), or
     ChecksumMismatch (a copy differs from the pinned, or mirror-recorded, sha256).
     """

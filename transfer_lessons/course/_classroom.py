@@ -27,7 +27,6 @@ _CHECK_CALL = re.compile(r"\bcheck_(\w+)\s*\(")
 
 
 def _cleared(notebook_path: Path) -> str:
-    """The notebook as text with outputs and execution counts removed (a fresh copy to hand out)."""
     nbformat = require("nbformat", "course", "writing editions")
     notebook = nbformat.read(str(notebook_path), as_version=4)
     for cell in notebook.cells:
@@ -40,9 +39,7 @@ def build_edition(kind: str, out_dir, notebooks_dir="notebooks") -> list[Path]:
     """Write the ``student``, ``instructor`` (see the module docstring) or ``nbgrader`` edition into ``out_dir``.
 
     ``nbgrader``: an nbgrader course folder (see ``build_nbgrader``). ``out_dir`` (e.g. ``build/student``) is
-    replaced wholesale. Returns the notebooks written, lessons first.
-    Raises: UnknownName: ``kind`` is not an edition. DataError: ``notebooks_dir`` holds no lesson notebooks, or
-    ``out_dir`` is not empty and not an edition.
+    replaced wholesale, but only if an edition wrote it (else DataError). Returns the notebooks written, lessons first.
     """
     if kind not in EDITIONS:
         raise UnknownName("edition", kind, list(EDITIONS), "EDITIONS")
@@ -64,10 +61,7 @@ def build_edition(kind: str, out_dir, notebooks_dir="notebooks") -> list[Path]:
 
 
 def exercise_names(notebook_path) -> list[str]:
-    """The exercises a notebook checks, in order: ``check_iou(...)`` gives ``"iou"``.
-
-    That is the name the check records (``exercise.iou``); calls of unknown checks are ignored.
-    """
+    """The exercises a notebook checks, in order: ``check_iou(...)`` gives ``"iou"`` (it records ``exercise.iou``)."""
     nbformat = require("nbformat", "course", "reading notebooks")
     calls = [name for cell in nbformat.read(str(notebook_path), as_version=4).cells if cell.cell_type == "code"
              for name in _CHECK_CALL.findall(cell.source)]
@@ -103,7 +97,6 @@ def progress(directory="notebooks", lessons: Optional[Iterable[str]] = None, exe
     notebooks = find_notebooks(directory, lessons)
     marker = directory / _MARKER
     if marker.is_file() and marker.read_text().startswith("instructor"):
-        # An instructor edition's lessons are the learners' blank copies: check the answers instead.
         answered = {nb.stem.removesuffix("_solutions") for nb in notebooks if nb.parent.name == "solutions"}
         notebooks = [nb for nb in notebooks if nb.parent.name == "solutions" or nb.stem not in answered]
     rows = []

@@ -1,6 +1,5 @@
-"""The command line: ``python -m transfer_lessons doctor | predict | finetune | bench | run | edition | progress |
-mirror``. ``finetune`` is lesson 02 without a notebook, ``bench`` times lesson 04's speed-ups, ``run`` is
-``make course``; ``python -m transfer_lessons COMMAND --help`` gives each command's flags.
+"""The command line: ``python -m transfer_lessons COMMAND`` (``COMMAND --help`` gives its flags).
+``finetune`` is lesson 02 without a notebook, ``bench`` times lesson 04's speed-ups, ``run`` is ``make course``.
 
 Errors of the package print one line naming the problem and the fix, and exit with status 2.
 """
@@ -63,7 +62,6 @@ def _finetune(args) -> int:
 
 
 def _write_json(path, data) -> None:
-    """Write ``data`` to ``path`` (``--json FILE``), if given, as JSON atomically, and say where."""
     if not path:
         return
     with atomic_path(path) as tmp:

@@ -83,10 +83,7 @@ def _graded(cell_id: str, source: str, points: int = 0):
 
 
 def nbgrader_notebook(lesson: Path, solutions: Path):
-    """The nbgrader source notebook of one lesson (outputs cleared); see the module docstring.
-
-    Raises: DataError: the solutions notebook lacks an exercise the lesson checks.
-    """
+    """The nbgrader source notebook of one lesson (outputs cleared); see the module docstring."""
     nbformat = require("nbformat", "course", "writing the nbgrader edition")
     notebook, cells = nbformat.read(str(lesson), as_version=4), []
     answers = _solutions(solutions, {line for cell in notebook.cells for line in cell.source.splitlines()})
@@ -113,7 +110,6 @@ def build_nbgrader(out_dir, notebooks_dir="notebooks") -> list[Path]:
 
     Only ``out_dir/source/`` is replaced, so ``release/``, submissions and the gradebook survive a new export.
     Then ``nbgrader generate_assignment 00_tour`` in that folder. Returns the source notebooks written.
-    Raises: DataError: no lessons, a lesson without its solutions notebook, or a ``source/`` this did not write.
     """
     nbformat = require("nbformat", "course", "writing the nbgrader edition")
     notebooks, out = Path(notebooks_dir), Path(out_dir)

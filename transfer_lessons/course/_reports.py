@@ -62,8 +62,7 @@ def _flat(metrics: dict, prefix: str = "") -> dict:
 
 
 def _from_report(notebook: Path) -> tuple:
-    """The report's title (its first ``# `` heading) and chart: the PNG (base64) of the cell tagged
-    ``report-figure``, else the report's last image; None for what it lacks."""
+    """The report's title (its first ``# `` heading) and chart (base64 PNG, see the module docstring), or None each."""
     if not notebook.is_file():
         return None, None
     cells = json.loads(notebook.read_text(encoding="utf-8")).get("cells", [])
@@ -79,7 +78,6 @@ def _from_report(notebook: Path) -> tuple:
 
 
 def _sources(entry: dict, metrics: dict) -> list[str]:
-    """Where the lesson's data came from, with each dataset card's license and citation."""
     found = {k.removeprefix("source."): v for k, v in metrics.items() if k.startswith("source.")}
     run = metrics.get("run") if isinstance(metrics.get("run"), dict) else {}
     if not found and (run.get("dataset") or entry.get("data_source")):

@@ -21,15 +21,13 @@ from ._reports import index_html
 
 
 def write_text(path: Path, text: str) -> None:
-    """Write via a temporary file in the same folder and rename: readers never see half a file."""
     with atomic_path(path) as tmp:
         tmp.write_text(text, encoding="utf-8")
 
 
 def clear_folder(folder: Path, marker: str, keep_away_from: Path, example: str) -> None:
     """Empty ``folder`` for a new edition, but only if an edition wrote it (``marker`` inside) and it does not
-    hold ``keep_away_from`` (the course's own notebooks); a non-empty other folder raises DataError.
-    """
+    hold ``keep_away_from`` (the course's own notebooks)."""
     if folder.exists() and any(folder.iterdir()):
         if not (folder / marker).is_file() or keep_away_from.resolve().is_relative_to(folder.resolve()):
             raise DataError(f"{folder} is not empty and was not written by `edition`: refusing to replace it. "
@@ -52,13 +50,11 @@ def find_lessons(notebook_dir, names: Optional[Iterable[str]] = None) -> list[Pa
 
 
 _HEADLESS = "TRANSFER_LESSONS_HEADLESS"  # see widgets.is_headless
-# The kernel logs a warning about unencrypted local TCP at every start; errors still show.
-QUIET_KERNEL = ["--log-level=ERROR"]
+QUIET_KERNEL = ["--log-level=ERROR"]  # no TCP warning at every kernel start (module docstring); errors still show
 
 
 def execute(notebook: Path, output: Path, profile: str, timeout: Optional[int]) -> tuple[str, str]:
-    """Run one notebook with papermill, headless (its widgets print plain output), with relative mirror and
-    cache paths made absolute (the kernel runs in the notebook's folder); return (status, error message)."""
+    """Run one notebook with papermill, headless, relative mirror and cache paths made absolute: (status, error)."""
     papermill = require("papermill", "course", "running lessons")
     overrides = {_HEADLESS: "1"}  # the kernel papermill starts inherits these
     for name in ("TRANSFER_LESSONS_DATA", "TRANSFER_LESSONS_CACHE"):  # the kernel's cwd is the notebook's folder
@@ -74,7 +70,7 @@ def execute(notebook: Path, output: Path, profile: str, timeout: Optional[int]) 
         return "ok", ""
     except Exception as err:  # noqa: BLE001 - any failure of one lesson must not stop the rest
         return "failed", f"{type(err).__name__}: {str(err).strip().splitlines()[-1] if str(err).strip() else ''}"
-    finally:
+    finally:  # this process's environment as it was
         for name, value in previous.items():
             if value is None:
                 os.environ.pop(name, None)
@@ -101,8 +97,7 @@ def run_lessons(profile: str = "auto", lessons: Optional[Iterable[str]] = None,
     """Execute lessons with papermill and write the reports; return the summary, also written to ``summary.json``.
 
     ``profile`` (``smoke``, ``cpu``, ``gpu`` or ``auto``) is injected as the notebooks' ``PROFILE``; ``lessons``:
-    numbers or stems (default: all); ``out_dir`` gets ``NN_name.ipynb``, ``.html``, ``summary.json`` and
-    ``index.html``; ``timeout``: seconds one cell may run before the lesson counts as failed.
+    numbers or stems (default: all); ``timeout``: seconds one cell may run before the lesson counts as failed.
     """
     profile = resolve_profile_name(profile)
     out = Path(out_dir)

@@ -1,9 +1,4 @@
-"""Classification datasets: train and val sets of decoded, augmented images, preprocessed for one backbone.
-
-A dataset name from the asset layer, or your own data in any layout ``_layouts.py`` reads (``train/`` + ``val/``,
-class folders alone, a CSV). Size, mean, std, interpolation and crop come from the backbone's card
-(``transforms_for``).
-"""
+"""Classification datasets: train and val sets of decoded, augmented images, preprocessed for one backbone."""
 
 from __future__ import annotations
 
@@ -98,8 +93,7 @@ def make_loaders(data: ClassificationData, batch_size: int, *, train=None,
     Validation batches are twice ``batch_size`` (no gradients to store); ``num_workers`` 0 is usually fastest, as
     decoded images are cached.
     """
-    train_loader = DataLoader(data.train if train is None else train, batch_size=batch_size, shuffle=True,
-                              num_workers=num_workers)
-    val_loader = DataLoader(data.val, batch_size=2 * batch_size, num_workers=num_workers)
-    return train_loader, val_loader
+    return (DataLoader(data.train if train is None else train, batch_size=batch_size, shuffle=True,
+                       num_workers=num_workers),
+            DataLoader(data.val, batch_size=2 * batch_size, num_workers=num_workers))
 

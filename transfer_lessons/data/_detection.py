@@ -19,7 +19,7 @@ import torch
 from PIL import Image
 from torch.utils.data import DataLoader, Dataset, Subset
 from torchvision import tv_tensors
-from torchvision.ops import masks_to_boxes
+from torchvision.ops import box_area, masks_to_boxes
 from torchvision.transforms import v2
 
 from ..assets import AssetSource, resolve_dataset
@@ -38,7 +38,6 @@ def _check_boxes(boxes: torch.Tensor, width: int, height: int, where: str) -> No
 
 
 def _mask_records(root: Path) -> list[dict]:
-    """One record per PNGImages/X.png: boxes and instance ids read from PedMasks/X_mask.png."""
     records = []
     for image_path in sorted((root / "PNGImages").glob("*.png")):
         mask_path = root / "PedMasks" / f"{image_path.stem}_mask.png"
@@ -63,12 +62,10 @@ def _mask_records(root: Path) -> list[dict]:
 
 
 def _csv_records(root: Path) -> tuple[list[dict], list[str]]:
-    """One record per image named in boxes.csv (columns image,x1,y1,x2,y2,label)."""
     table = root / "boxes.csv"
     with open(table, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
-    needed = {"image", "x1", "y1", "x2", "y2", "label"}
-    if not rows or not needed <= set(rows[0]):
+    if not rows or not {"image", "x1", "y1", "x2", "y2", "label"} <= set(rows[0]):
         raise DatasetLayoutError(f"{table} needs a header image,x1,y1,x2,y2,label and at least one row.")
     classes = ["__background__", *sorted({row["label"] for row in rows})]
     grouped = defaultdict(list)
@@ -133,8 +130,7 @@ class DetectionDataset(Dataset):
             target["masks"] = tv_tensors.Mask(torch.from_numpy(masks).to(torch.uint8))
         if self.transforms is not None:
             image, target = self.transforms(image, target)
-        boxes = target["boxes"]
-        target["area"] = (boxes[:, 2] - boxes[:, 0]) * (boxes[:, 3] - boxes[:, 1])
+        target["area"] = box_area(target["boxes"])
         return image, target
 
 
@@ -170,9 +166,8 @@ def load_detection(name_or_path="pennfudan", *, min_size: int = 320, train_image
         v2.Compose([v2.Resize(min_size, antialias=True), v2.RandomHorizontalFlip(), *to_float]))
     order = np.random.default_rng(seed).permutation(len(test_set)).tolist()
     held_out = min(test_images or 0, len(order) // 2)  # small sets keep half for training
-    train_ids = order[held_out:][:train_images] if train_images is not None else order[held_out:]
-    return DetectionData(train=Subset(train_set, train_ids), test=Subset(test_set, order[:held_out]),
-                         classes=test_set.classes, source=source)
+    return DetectionData(train=Subset(train_set, order[held_out:][:train_images]),
+                         test=Subset(test_set, order[:held_out]), classes=test_set.classes, source=source)
 
 
 def make_detection_loaders(data: DetectionData, batch_size: int = 4, num_workers: int = 0, seed: int = 0):

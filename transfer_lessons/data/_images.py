@@ -8,8 +8,8 @@ a small tensor, so ``CachedImageDataset`` decodes each file once; ``DecodingImag
 from __future__ import annotations
 
 import hashlib
+import itertools
 import json
-from collections import defaultdict
 from pathlib import Path
 from typing import Callable, Optional, Sequence, Union
 
@@ -52,8 +52,7 @@ def open_rgb(path: Union[str, Path], *, draft_size: Optional[int] = None) -> Ima
 def scan_image_folder(root: Union[str, Path]) -> tuple[list[tuple[Path, int]], list[str]]:
     """``(samples, classes)`` of an ImageFolder tree ``root/<class>/<image>``: ``(path, class index)`` pairs, sorted.
 
-    Hidden files and files without an image extension are skipped; a missing ``root``, no class folders or an empty
-    class folder raise DatasetLayoutError.
+    Hidden files and files without an image extension are skipped.
     """
     root = Path(root)
     expected = f"expected {root}/<class>/<image>.jpg"
@@ -82,20 +81,14 @@ def balanced_subset(samples: Sequence[tuple[Path, int]], count: Optional[int],
     if count < 1:
         raise ValueError(f"Subset size must be at least 1, got {count}.")
     rng = np.random.default_rng(seed)
-    by_class = defaultdict(list)
-    for index, (_, label) in enumerate(samples):
-        by_class[label].append(index)
-    queues = [list(rng.permutation(by_class[label])) for label in sorted(by_class)]
-    chosen = []
-    while len(chosen) < count:  # round robin: one per class per turn, until count is reached
-        for queue in queues:
-            if queue and len(chosen) < count:
-                chosen.append(int(queue.pop(0)))
+    labels = np.array([label for _, label in samples])
+    queues = [rng.permutation(np.flatnonzero(labels == label)).tolist() for label in np.unique(labels)]
+    turns = itertools.zip_longest(*queues)  # round robin: one per class per turn, until count is reached
+    chosen = [index for turn in turns for index in turn if index is not None][:count]
     return [samples[index] for index in sorted(chosen)]
 
 
 def _decode(path: Path, decode_size: int) -> torch.Tensor:
-    """Decode one image to uint8 CHW, resized so its shorter side is ``decode_size``."""
     image = open_rgb(path, draft_size=decode_size)
     scale = decode_size / min(image.size)
     if scale != 1:
@@ -123,7 +116,6 @@ class DecodedImageCache:
                     torch.save({"images": self.images}, tmp)
 
     def key(self) -> str:
-        """The name of the ``persist`` file (see the class docstring)."""
         stats = [(str(p.resolve()), p.stat().st_size, p.stat().st_mtime_ns) for p in self.paths]
         return hashlib.sha256(json.dumps([self.decode_size, stats]).encode()).hexdigest()[:24]
 
@@ -160,10 +152,7 @@ class CachedImageDataset(Dataset):
 
 
 class DecodingImageDataset(Dataset):
-    """The images and transform of a ``CachedImageDataset``, decoded from the file at every access.
-
-    What ``torchvision.datasets.ImageFolder`` does: the baseline the decoded-image cache is measured against.
-    """
+    """The images and transform of a ``CachedImageDataset``, decoded from the file at every access."""
 
     def __init__(self, dataset: CachedImageDataset):
         self.samples, self.transform, self.classes = dataset.samples, dataset.transform, dataset.classes

@@ -15,7 +15,6 @@ from __future__ import annotations
 
 import csv
 import hashlib
-from collections import defaultdict
 from pathlib import Path
 
 import numpy as np
@@ -27,7 +26,6 @@ VAL_FOLDERS = ("val", "valid", "test")  # the validation folder beside train/, t
 
 
 def _csv_samples(table: Path):
-    """``(samples, classes, splits)`` of a ``path,label[,split]`` CSV; ``splits`` is None without that column."""
     with open(table, newline="", encoding="utf-8") as handle:
         rows = list(csv.DictReader(handle))
     if not rows or not {"path", "label"} <= set(rows[0]):
@@ -49,12 +47,10 @@ def _stratified(samples, val_fraction: float, seed: int, where: Path, classes):
     """Per class, a seeded ``val_fraction`` (at least 2 images) to validate, the rest (at least 2) to train."""
     if not 0 < val_fraction < 1:
         raise ValueError(f"val_fraction must be between 0 and 1 (e.g. 0.2), got {val_fraction}.")
-    by_class, rng = defaultdict(list), np.random.default_rng(seed)
-    for sample in samples:
-        by_class[sample[1]].append(sample)
+    rng, labels = np.random.default_rng(seed), np.array([label for _, label in samples])
     train, val = [], []
-    for label in sorted(by_class):
-        members = [by_class[label][i] for i in rng.permutation(len(by_class[label]))]
+    for label in np.unique(labels):
+        members = [samples[i] for i in rng.permutation(np.flatnonzero(labels == label))]
         take = max(2, round(val_fraction * len(members)))
         if len(members) - take < 2:
             raise DatasetLayoutError(f"{where}: class {classes[label]!r} has only {len(members)} images; splitting "
@@ -77,11 +73,7 @@ def _check(split_samples: dict, classes, where: Path) -> None:
 
 
 def find_split(root: Path, *, val_fraction: float = 0.2, seed: int = 0):
-    """``(train samples, val samples, classes, split description)`` of a dataset folder or CSV (module docstring).
-
-    Raises DatasetLayoutError, naming the file or class, for anything the module docstring refuses, different
-    classes in train and val, or a bad CSV row.
-    """
+    """``(train samples, val samples, classes, split description)`` of a dataset folder or CSV (module docstring)."""
     auto, split = None, {"layout": "", "val_fraction": None, "seed": None}  # auto: the samples to split here
     if root.is_file() and root.suffix.lower() == ".csv":
         samples, classes, splits = _csv_samples(root)

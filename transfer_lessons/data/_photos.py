@@ -8,8 +8,7 @@ from PIL import Image
 from ..errors import UnknownName
 from ..runtime import require
 
-# name -> (library, what it shows). Only photos stored inside the installed packages.
-SAMPLE_PHOTOS = {
+SAMPLE_PHOTOS = {  # name -> (library, what it shows)
     "chelsea": ("scikit-image", "a tabby cat"),
     "coffee": ("scikit-image", "a cup of coffee"),
     "rocket": ("scikit-image", "a rocket on its launch pad"),
@@ -19,10 +18,7 @@ SAMPLE_PHOTOS = {
 
 
 def sample_photo(name: str):
-    """Return one of ``SAMPLE_PHOTOS`` as an RGB PIL image, read from the installed package.
-
-    Raises: UnknownName: not one of ``SAMPLE_PHOTOS``. MissingExtra: scikit-image is not installed.
-    """
+    """One of ``SAMPLE_PHOTOS`` as an RGB PIL image, read from the installed package (MissingExtra: no scikit-image)."""
     if name not in SAMPLE_PHOTOS:
         raise UnknownName("sample photo", name, SAMPLE_PHOTOS, "transfer_lessons.data.SAMPLE_PHOTOS")
     if SAMPLE_PHOTOS[name][0] == "matplotlib":

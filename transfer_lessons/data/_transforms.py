@@ -74,9 +74,8 @@ def eval_size_for(train_size: int) -> int:
 def denormalize(tensor: torch.Tensor, mean: Sequence[float] = IMAGENET_MEAN,
                 std: Sequence[float] = IMAGENET_STD) -> torch.Tensor:
     """Undo ``Normalize`` for plotting: ``x * std + mean``, clamped to [0, 1]; images [3, H, W] or [N, 3, H, W]."""
-    shape = (-1, 1, 1)
-    mean_t = torch.as_tensor(mean, dtype=tensor.dtype, device=tensor.device).view(shape)
-    std_t = torch.as_tensor(std, dtype=tensor.dtype, device=tensor.device).view(shape)
+    mean_t = torch.as_tensor(mean, dtype=tensor.dtype, device=tensor.device).view(-1, 1, 1)
+    std_t = torch.as_tensor(std, dtype=tensor.dtype, device=tensor.device).view(-1, 1, 1)
     return (tensor * std_t + mean_t).clamp(0, 1)
 
 
@@ -94,10 +93,7 @@ def image_size_for(backbone, image_size: Optional[int] = None) -> int:
 
 def transforms_for(backbone, image_size: Optional[int] = None, *, train: bool = False,
                    crop_scale: tuple[float, float] = (0.35, 1.0)) -> v2.Compose:
-    """``train_transforms`` or ``eval_transforms`` of ``backbone`` (a card, a catalog name or its model).
-
-    Size, mean, std, interpolation and crop come from the backbone; ``image_size`` None: the card's.
-    """
+    """``train_transforms`` or ``eval_transforms`` of ``backbone`` (a card, a catalog name or its model)."""
     config = preprocessing(backbone)
     size = image_size_for(backbone, image_size)
     if train:

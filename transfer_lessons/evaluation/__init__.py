@@ -1,6 +1,4 @@
-"""Evaluation: measuring a model — predictions, classification metrics, Grad-CAM, what frozen features are
-worth (linear probe, k-NN, zero-shot), detection metrics (IoU matching, precision, recall, AP), calibration,
-and robustness (attacks, attack detectors, corruptions).
+"""Evaluation: measuring a model (classification, frozen features, detection, calibration, robustness).
 
 Below ``training``, which scores every epoch with it; above ``data`` and ``models``. Lessons:
     00  predict_topk

@@ -38,8 +38,7 @@ def reliability_bins(logits: torch.Tensor, targets: torch.Tensor, n_bins: int = 
     """Per-bin mean confidence, accuracy and count: the numbers behind a reliability diagram.
 
     Bins are equal-width [a, b) on [0, 1], as torchmetrics'; a confidence of exactly 1 goes in the last bin.
-    Returns ``{"edges": n_bins + 1 floats, "confidence", "accuracy": n_bins floats, "count": n_bins ints}``; an
-    empty bin's confidence and accuracy are NaN, so a plot leaves it blank. Raises: ValueError: the shapes do not match.
+    An empty bin's confidence and accuracy are NaN, so a plot leaves it blank. Raises: ValueError: bad shapes.
     """
     logits, targets = _checked(logits, targets, "reliability_bins")
     confidence, predicted = logits.softmax(1).float().max(1)
@@ -57,7 +56,6 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
 
     LBFGS fits log T, so T stays positive. Dividing all logits by one number keeps every argmax, so accuracy is
     untouched. Fit on validation logits, never on the test set; T above 1 means the model was over-confident.
-    Raises: ValueError: the shapes do not match, or the fit gave a non-finite T.
     """
     logits, targets = _checked(logits, targets, "fit_temperature")
     log_t = torch.zeros(1, dtype=torch.double, requires_grad=True)
@@ -77,10 +75,7 @@ def fit_temperature(logits: torch.Tensor, targets: torch.Tensor) -> float:
 
 
 def apply_temperature(logits: torch.Tensor, temperature: float) -> torch.Tensor:
-    """``logits / temperature``: softer probabilities for T > 1, the same predicted classes.
-
-    Raises: ValueError: ``temperature`` is not a positive number.
-    """
+    """``logits / temperature``: softer probabilities for T > 1, the same predicted classes."""
     if not (math.isfinite(temperature) and temperature > 0):
         raise ValueError(f"apply_temperature: temperature={temperature}; it must be a positive number.")
     return logits / temperature

@@ -1,7 +1,5 @@
-"""A classifier's predictions, measured: accuracy, confusion matrix, per-class scores, confident mistakes.
-
-Counting is torchmetrics'. Inputs are what ``evaluate(..., return_outputs=True)`` returns: ``logits``
-``[N, C]`` and ``targets`` ``[N]``, on the CPU; ``predict_topk`` takes one photo instead.
+"""A classifier's predictions, counted by torchmetrics. Inputs are what ``evaluate(..., return_outputs=True)``
+returns: ``logits`` ``[N, C]`` and ``targets`` ``[N]``, on the CPU; ``predict_topk`` takes one photo instead.
 """
 
 from __future__ import annotations
@@ -40,7 +38,6 @@ def accuracy(logits, targets) -> float:
 
 
 def _predictions(logits, targets, num_classes: Optional[int], caller: str):
-    """Checks shapes; returns (predicted labels [N], targets [N], number of classes)."""
     logits, targets = torch.as_tensor(logits), torch.as_tensor(targets)
     shapes = f"logits {tuple(logits.shape)} and targets {tuple(targets.shape)}"
     if logits.ndim not in (1, 2) or targets.ndim != 1 or len(logits) != len(targets):
@@ -68,8 +65,7 @@ def confusion_matrix(logits, targets, num_classes: Optional[int] = None) -> torc
 
     ``logits``: ``[N, C]`` scores (the arg-max is the prediction) or ``[N]`` predicted labels; ``num_classes``
     defaults to the width of ``logits``, or the largest label + 1.
-    Raises: ValueError: shapes or lengths disagree (the message names both shapes), 1-D float logits, or a label
-    outside ``0..C-1``.
+    Raises: ValueError: shapes or lengths disagree, 1-D float logits, or a label outside ``0..C-1``.
     """
     if torch.as_tensor(logits).shape == (0,) and num_classes is None:
         raise ValueError("confusion_matrix: no predictions; pass num_classes= for an empty matrix.")
@@ -82,7 +78,6 @@ def per_class_report(logits, targets, classes: Sequence[str]) -> dict:
 
     A class never predicted gets precision 0 (torchmetrics' ``zero_division=0``), one with no images recall 0.
     F1 is computed per class, so the macro F1 is not the F1 of the macro precision and recall.
-    Returns ``{class name: {"precision", "recall", "f1", "support"}}`` in class order, then ``"macro"`` (support N).
     Raises: ValueError: as for ``confusion_matrix``, or a class is named ``"macro"``.
     """
     classes = [str(name) for name in classes]
@@ -103,9 +98,7 @@ def per_class_report(logits, targets, classes: Sequence[str]) -> dict:
 def confident_mistakes(logits, targets, k: int = 6) -> list:
     """The ``k`` wrong predictions the model was surest of, surest first (ties keep evaluation order).
 
-    Returns a list of ``{"index", "true", "predicted", "confidence"}``: position in evaluation order, class indices,
-    softmax probability of the predicted class; empty when nothing is wrong.
-    Raises: ValueError: shapes disagree (``logits`` must be ``[N, C]`` here), or ``k < 0``.
+    Each a dict: ``"index"`` (evaluation order), ``"true"``, ``"predicted"``, ``"confidence"`` (softmax probability).
     """
     logits = torch.as_tensor(logits)
     if logits.ndim != 2 or k < 0:

@@ -44,7 +44,6 @@ def match_detections(predictions: Sequence[dict], targets: Sequence[dict], iou_t
     ``predictions``: per image ``{"boxes", "scores"}`` (XYXY pixels), as a detector returns them; ``targets``: per
     image ``{"boxes"}``, same order; ``max_detections``: most confident predictions kept per image (COCO: 100).
     One class only (all labels are treated alike, as in PennFudan).
-    Raises: ValueError: different numbers of predictions and targets.
     """
     if len(predictions) != len(targets):
         raise ValueError(f"match_detections: {len(predictions)} predictions for {len(targets)} images.")
@@ -146,10 +145,7 @@ def evaluate_detector(model, loader, device, *, progress: bool = False, return_o
 
 
 def filter_detections(raw: dict, score_threshold: float, nms_iou: float) -> dict:
-    """Raw detector output minus boxes scored below ``score_threshold``, then NMS at ``nms_iou``.
-
-    The detector's two last steps, applied by hand (NMS: ``torchvision.ops.nms``).
-    """
+    """A detector's two last steps by hand: drop boxes scored below ``score_threshold``, then NMS at ``nms_iou``."""
     keep = raw["scores"] >= score_threshold
     boxes, scores = raw["boxes"][keep], raw["scores"][keep]
     kept = nms(boxes.float(), scores.float(), nms_iou)

@@ -14,7 +14,6 @@ from ._robustness import _eval_mode
 
 
 def _forward_keeping_activations(model, images, layer):
-    """Runs ``model``; returns (logits, activation A of ``layer`` or of forward_features)."""
     if layer is None:
         if not (hasattr(model, "forward_features") and hasattr(model, "forward_head")):
             raise ValueError(f"grad_cam: {type(model).__name__} is not a timm model (no forward_features "
@@ -57,9 +56,8 @@ def grad_cam(model: nn.Module, images: torch.Tensor, target: Union[None, int, to
     is left. ``images``: ``[N, 3, H, W]``, normalised. ``target``: None = each image's predicted class, an int for
     all, or an ``[N]`` tensor. ``layer``: the module (or its dotted name, e.g. ``"layer4"``) whose ``[N, K, h, w]``
     output to explain; default for timm models: the output of ``forward_features``.
-    Raises: RuntimeError: inside ``torch.inference_mode()`` (``torch.no_grad()`` is fine). ValueError: images not
-    ``[N, C, H, W]``, no ``layer`` for a non-timm model, a layer output not ``[N, K, h, w]``, or a ``target`` of the
-    wrong length.
+    Raises: RuntimeError: inside ``torch.inference_mode()`` (``torch.no_grad()`` is fine). ValueError:
+    a bad shape or target, or no ``layer`` for a non-timm model.
     """
     if torch.is_inference_mode_enabled():
         raise RuntimeError("grad_cam needs gradients, which torch.inference_mode() disables; "

@@ -33,7 +33,6 @@ def _eval_mode(model: nn.Module):
 
 
 def _stats(mean: Sequence[float], std: Sequence[float], like: torch.Tensor):
-    """mean and std as [1, C, 1, 1] tensors of ``like``'s dtype and device."""
     kwargs = {"dtype": like.dtype, "device": like.device}
     return torch.as_tensor(mean, **kwargs).view(1, -1, 1, 1), torch.as_tensor(std, **kwargs).view(1, -1, 1, 1)
 
@@ -44,7 +43,6 @@ def fgsm(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, eps: flo
 
     ``images``: [N, 3, H, W], normalised with ``mean`` and ``std`` (the model's card); ``eps``: largest change per
     pixel, in pixel units (4/255). Returns adversarial images, normalised; ``eps=0`` gives an exact copy.
-    Raises: ValueError: ``eps`` outside [0, 1].
     """
     # FGSM is PGD's first step without the random start: one step of size eps from the clean image
     return pgd(model, images, targets, eps, mean=mean, std=std, steps=1, step_size=eps, random_start=False)
@@ -58,7 +56,6 @@ def pgd(model: nn.Module, images: torch.Tensor, targets: torch.Tensor, eps: floa
     As ``fgsm``, plus ``step_size``: pixel change per step (default ``2.5 * eps / steps``, Madry et al.'s rule);
     ``random_start``: begin at a uniform random point of the ball, drawn with ``generator`` for repeatability.
     The result is within ``eps`` of ``images`` and in [0, 1] in pixel space.
-    Raises: ValueError: ``eps`` outside [0, 1], ``steps`` < 1 or ``step_size`` <= 0.
     """
     step_size = 2.5 * eps / max(steps, 1) if step_size is None else step_size
     if not 0 <= eps <= 1 or steps < 1 or (eps > 0 and step_size <= 0):
@@ -87,8 +84,7 @@ def accuracy_under_attack(model: nn.Module, loader: Iterable, attack: Callable, 
     """Accuracy on attacked images for each ``eps`` (pixel units, 0 for clean), in one pass over ``loader``.
 
     ``loader`` yields normalised ``(images, targets)`` batches, moved to ``device``; ``attack``: ``fgsm``, ``pgd``
-    or alike, called with ``mean``, ``std`` and ``attack_kwargs`` (e.g. ``steps=20``). Returns ``{eps: accuracy}``
-    in the order of ``eps_values``. Raises: ValueError: ``loader`` is empty, or from ``attack``.
+    or alike, called with ``mean``, ``std`` and ``attack_kwargs`` (e.g. ``steps=20``). Raises: ValueError: no batch.
     """
     correct, seen = {eps: 0 for eps in eps_values}, 0
     for batch in loader:
@@ -144,7 +140,6 @@ def noise_score(images: torch.Tensor, *, mean: Sequence[float], std: Sequence[fl
     same-size random noise trips it too and a smooth perturbation evades it (lesson 05 measures both). Unusual
     pixel statistics of adversarial images: Hendrycks & Gimpel, *Early Methods for Detecting Adversarial Images*,
     ICLR workshop 2017. Returns [N] scores, in pixel units; higher is more suspicious.
-    Raises: ValueError: ``quantile`` outside (0, 1), or images not [N, C, H, W] with H, W >= 3.
     """
     if not 0 < quantile < 1:
         raise ValueError(f"noise_score: quantile={quantile}; use a number strictly between 0 and 1, e.g. 0.1.")
@@ -164,7 +159,6 @@ def detector_scores(scores_clean, scores_attacked) -> tuple[torch.Tensor, torch.
 
     torchmetrics squashes scores outside [0, 1] with a sigmoid, which can tie large ones; a min-max rescale keeps
     the order, all that ROC curves and their area depend on. Used by ``roc_auc`` and ``plots.roc``.
-    Raises: ValueError: a set of scores is empty or not 1-D.
     """
     clean, attacked = (torch.as_tensor(s).detach().cpu().double() for s in (scores_clean, scores_attacked))
     if clean.ndim != 1 or attacked.ndim != 1 or not len(clean) or not len(attacked):
@@ -186,7 +180,6 @@ def roc_auc(scores_clean: torch.Tensor, scores_attacked: torch.Tensor) -> float:
 
 
 def _as_pixels(image: torch.Tensor, severity: int, caller: str) -> torch.Tensor:
-    """Checks the image and severity; returns float32 pixels in [0, 1]."""
     if isinstance(severity, bool) or not isinstance(severity, int) or not 1 <= severity <= 5:
         raise ValueError(f"{caller}: severity={severity!r}; use an integer from 1 (mild) to 5 (strong).")
     if not isinstance(image, torch.Tensor) or image.ndim != 3 or image.shape[0] not in (1, 3):
@@ -240,8 +233,7 @@ def corrupt(image: torch.Tensor, name: str, severity: int, generator: Optional[t
 
     ``image``: one [3, H, W] image, uint8 or float pixels in [0, 1], not normalised; the result has its shape and
     dtype. ``generator`` makes the noise repeatable.
-    Raises: UnknownName: ``name`` is not in ``CORRUPTIONS`` (the message lists them). ValueError: a severity
-    outside 1..5, or not a [3, H, W] pixel tensor.
+    Raises: UnknownName: an unknown ``name``. ValueError: a severity outside 1..5, or not a [3, H, W] pixel tensor.
     """
     if name not in CORRUPTIONS:
         raise UnknownName("corruption", name, CORRUPTIONS, f"CORRUPTIONS: {', '.join(sorted(CORRUPTIONS))}")

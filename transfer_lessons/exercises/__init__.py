@@ -1,7 +1,6 @@
-"""Exercises: the automatic checks at the end of every lesson. Each returns a verdict — "correct",
-"not yet" with a hint (a nudge first, the method from the second try), or "not done yet" with what is
-expected — and records it; it never raises, so an unsolved exercise does not stop a notebook. The
-solutions live apart, in ``notebooks/solutions/``. ``_verdict.py`` is what the checks share.
+"""Exercises: the automatic checks at the end of every lesson. Each returns a verdict — "correct", "not yet" with
+a hint (a nudge first, the method from the second try), or "not done yet" with what is expected — and records it;
+it never raises, so an unsolved exercise does not stop a notebook. The solutions live in ``notebooks/solutions/``.
 
 Lesson support, the highest of its layer: checks compute the expected answers with the package itself.
 Lessons: all, 00 to 05, each checked by its own module ``_lessonNN.py``.

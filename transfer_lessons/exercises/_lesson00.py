@@ -1,5 +1,3 @@
-"""Checks of lesson 00's exercises: a top-1 label without normalisation, ImageNet's cat classes, normalisation."""
-
 from __future__ import annotations
 
 import functools

@@ -1,6 +1,3 @@
-"""Checks of lesson 01's exercises: FLOPs of an uncatalogued backbone, a pick under a latency budget, a card's
-preprocessing."""
-
 from __future__ import annotations
 
 import timm
@@ -49,11 +46,10 @@ def check_budget_pick(answer, tables=()) -> bool:
 
 def _test_image() -> torch.Tensor:
     """A seeded 3x300x400 uint8 image with fine detail, so a wrong resize or crop changes it."""
-    generator = torch.Generator().manual_seed(0)
     rows, cols = torch.linspace(0, 1, 300)[:, None], torch.linspace(0, 1, 400)[None, :]
     stripes = (torch.sin(cols * 160) * torch.sin(rows * 90) + 1) / 2  # detail that interpolation smooths differently
-    image = torch.stack([rows * cols, stripes, (1 - cols).expand(300, 400)]) + 0.1 * torch.rand(3, 300, 400,
-                                                                                            generator=generator)
+    noise = 0.1 * torch.rand(3, 300, 400, generator=torch.Generator().manual_seed(0))
+    image = torch.stack([rows * cols, stripes, (1 - cols).expand(300, 400)]) + noise
     return (image.clamp(0, 1) * 255).round().to(torch.uint8)
 
 

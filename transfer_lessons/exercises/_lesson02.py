@@ -1,5 +1,3 @@
-"""Checks of lesson 02's exercises: trainable parameters, a discriminative learning rate, recall from a matrix."""
-
 from __future__ import annotations
 
 import torch

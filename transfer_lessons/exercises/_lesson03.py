@@ -1,5 +1,3 @@
-"""Checks of lesson 03's exercises: IoU by broadcasting, average precision by hand, another backbone."""
-
 from __future__ import annotations
 
 import torch
@@ -63,7 +61,8 @@ def check_average_precision(answer, matches=None) -> bool:
 @exercise("detector_backbone", "a detector from tl.build_detector on another catalog backbone, with that backbone "
           "frozen", nudge="check three things: it comes from tl.build_detector, its backbone is not the lesson's, "
                           "and no backbone parameter has requires_grad",
-          method="tl.build_detector(<another name from tl.list_backbones()>, num_classes=2, trainable_levels=0)")
+          method="section 6 froze the backbone with one argument of tl.build_detector; pass it with another name "
+                 "from tl.list_backbones()")
 def check_detector_backbone(answer, lesson_backbone: str = "efficientnet_lite0", image_size: int = 128) -> bool:
     """Exercise: a detector on another backbone than the lesson's, backbone frozen, that detects in eval mode."""
     body = answer.backbone

@@ -1,5 +1,3 @@
-"""Checks of lesson 04's exercises: MFU by hand, an ensemble's accuracy, per-channel int8 weights."""
-
 from __future__ import annotations
 
 import torch

@@ -1,5 +1,3 @@
-"""Checks of lesson 05's exercises: one PGD step, the expected calibration error by hand, a detector threshold."""
-
 from __future__ import annotations
 
 import torch

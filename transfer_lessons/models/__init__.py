@@ -1,7 +1,6 @@
 """Models: the backbone catalog and ``create_backbone``, which parameters train, fine-tuning strategies, detectors.
 
-Each backbone has a card (``BackboneCard``) beside the code that builds it (see ``_backbones.py``); weight
-files come through ``assets``, and the data layer above reads the cards to preprocess images.
+Weight files come through ``assets``; the data layer above reads the backbone cards to preprocess images.
 
 Lessons: 00 and 01 (the catalog, ``create_backbone``), 02 (strategies, freezing, BatchNorm, ``param_groups``),
 03 (``build_detector``, ``coco_detector``), 04 and 05 (``create_backbone``, strategies).

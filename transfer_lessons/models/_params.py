@@ -1,7 +1,4 @@
-"""Which parameters train: head and backbone selection, stages, freezing, BatchNorm, param groups.
-
-The tools used around the epoch loop (``training``); none of them trains anything.
-"""
+"""Which parameters train: head and backbone selection, stages, freezing, BatchNorm, param groups."""
 
 from __future__ import annotations
 
@@ -20,7 +17,6 @@ BN_MODES = ("train", "frozen_layers", "frozen")
 
 
 def _classifier(model: nn.Module) -> nn.Module:
-    """The classification head: timm's ``get_classifier()``, else the last ``nn.Linear``."""
     model = getattr(model, "_orig_mod", model)  # see through torch.compile's wrapper
     if hasattr(model, "get_classifier"):
         return model.get_classifier()
@@ -50,8 +46,7 @@ def backbone_stages(model: nn.Module) -> list:
     model = getattr(model, "_orig_mod", model)
     head = {id(p) for p in head_parameters(model)}
     if hasattr(model, "group_matcher"):
-        groups = group_parameters(model, model.group_matcher(coarse=True), return_values=True).values()
-        groups = [list(g) for g in groups]
+        groups = list(group_parameters(model, model.group_matcher(coarse=True), return_values=True).values())
     else:
         groups = [list(child.parameters()) for child in model.children()]
     stages = [[p for p in g if id(p) not in head] for g in groups]
@@ -72,18 +67,15 @@ def freeze_backbone(model: nn.Module) -> int:
     Note: ``requires_grad=False`` does not stop BatchNorm running statistics from updating in ``model.train()``; use
     ``bn_mode="frozen"`` or ``set_batchnorm_eval`` for that.
     """
-    for p in backbone_parameters(model):
-        p.requires_grad_(False)
-    for p in head_parameters(model):
-        p.requires_grad_(True)
+    head = _classifier(model)  # a model without a head raises before anything is frozen
+    model.requires_grad_(False)
+    head.requires_grad_(True)
     return count_parameters(model, trainable_only=True)
 
 
 def unfreeze_backbone(model: nn.Module, last_stages: Optional[int] = None) -> int:
-    """Make the last ``last_stages`` backbone stages (``backbone_stages``) trainable, None: all; ValueError if negative.
-
-    Returns the number of trainable values.
-    """
+    """Make the last ``last_stages`` backbone stages (``backbone_stages``) trainable, None: all; returns the trainable
+    values."""
     if last_stages is not None and last_stages < 0:
         raise ValueError(f"unfreeze_backbone: last_stages must be >= 0 or None, got {last_stages}.")
     stages = backbone_stages(model)
@@ -99,7 +91,6 @@ def unfreeze_for_epoch(model: nn.Module, epoch: int, epochs: int) -> int:
 
     Epoch 1 of ``epochs`` trains the head only; epoch ``e`` the last ``ceil(S * (e - 1) / (epochs - 1))`` of the ``S``
     stages; the last epoch all of them. A single-epoch run trains everything. Returns the trainable values.
-    Raises: ValueError: ``epoch`` is outside 1..``epochs``.
     """
     if not 1 <= epoch <= epochs:
         raise ValueError(f"unfreeze_for_epoch: epoch must be in 1..{epochs}, got {epoch}.")
@@ -124,10 +115,7 @@ def set_batchnorm_eval(model: nn.Module, frozen_only: bool = True) -> int:
 
 
 def train_mode(model: nn.Module, bn_mode: str = "train") -> nn.Module:
-    """``model.train()``, then BatchNorm layers in eval mode as ``bn_mode`` says (see ``BN_MODES``); returns ``model``.
-
-    Used by ``train_one_epoch`` and ``lr_find``. Raises UnknownName: ``bn_mode`` is not one of ``BN_MODES``.
-    """
+    """``model.train()``, then BatchNorm layers in eval mode as ``bn_mode`` says (``BN_MODES``); returns ``model``."""
     if bn_mode not in BN_MODES:
         raise UnknownName("bn_mode", bn_mode, BN_MODES, "transfer_lessons.models.BN_MODES")
     model.train()
@@ -152,16 +140,14 @@ def param_groups(model: nn.Module, lr: float, *, head_lr_mult: float = 10.0,
         no_decay_bias_norm: exempt biases and norm weights (every 0-D or 1-D tensor) from weight decay: shrinking them
             towards zero does not regularise, it only shifts activations.
     Returns: dicts with ``params``, ``lr``, ``weight_decay``, ``lr_mult`` and ``name``, for ``torch.optim.AdamW``.
-    Raises: ValueError: no parameter is trainable, or ``layer_decay`` is outside (0, 1].
     """
     if layer_decay is not None and not 0 < layer_decay <= 1:
         raise ValueError(f"param_groups: layer_decay must be in (0, 1] or None, got {layer_decay}.")
     head = {id(p) for p in head_parameters(model)}
-    mult_of = dict.fromkeys(head, head_lr_mult)
-    stages = backbone_stages(model) if layer_decay is not None else [backbone_parameters(model)]
-    for i, stage in enumerate(stages):
-        for p in stage:
-            mult_of[id(p)] = layer_decay ** (len(stages) - 1 - i) if layer_decay is not None else 1.0
+    mult_of = dict.fromkeys(head, head_lr_mult)  # the backbone's parameters not in it learn at lr (1.0)
+    if layer_decay is not None:
+        stages = backbone_stages(model)
+        mult_of.update({id(p): layer_decay ** (len(stages) - 1 - i) for i, stage in enumerate(stages) for p in stage})
     groups = {}
     for p in model.parameters():
         if not p.requires_grad:

@@ -6,8 +6,7 @@ Kept as data (not subclasses or callbacks), so a table, a test and the CLI read 
 
 from __future__ import annotations
 
-import dataclasses
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from typing import Optional
 
 from torch import nn
@@ -32,7 +31,7 @@ class Strategy:
 
     def as_dict(self) -> dict:
         """The card as a plain dict, for reports and checkpoints."""
-        return dataclasses.asdict(self)
+        return asdict(self)
 
 
 STRATEGIES: dict[str, Strategy] = {s.name: s for s in (
@@ -68,7 +67,6 @@ def apply_strategy(model: nn.Module, strategy) -> int:
 
     ``fit(..., strategy=...)`` calls it. The model must already have the right weights: build it with
     ``create_backbone(name, pretrained=get_strategy(strategy).pretrained, num_classes=...)``.
-    Raises: UnknownName: unknown strategy.
     """
     strategy = get_strategy(strategy)
     if strategy.train_stages is None:

@@ -1,8 +1,6 @@
-"""Plots: every figure a lesson shows, each a titled ``LessonFigure`` with labelled axes and units —
-training curves, charts of measured values, images and galleries, detections.
+"""Plots: every figure a lesson shows, each a titled ``LessonFigure`` with labelled axes and units.
 
-Lesson support. ``tl.plots.roc({...})``, ``tl.plots.images([...])``: one function per figure, so a
-lesson cell holds the idea, not twenty lines of matplotlib. Lessons:
+Lesson support: one function per figure, so a lesson cell holds the idea, not twenty lines of matplotlib. Lessons:
     00  images
     01  tradeoffs, feature_pca, retrieval, feature_map, images
     02  histories, lr_schedule, lr_find, data_efficiency, bars, confusion_matrix, cam, images

@@ -1,5 +1,3 @@
-"""Charts of measured values: bars, trade-offs, projections, confusion matrices, attack curves, ROC, reliability."""
-
 from __future__ import annotations
 
 import math
@@ -17,7 +15,6 @@ def bars(values: Mapping[str, float], title: str, ylabel: str) -> Figure:
     """One bar per named value, in the dict's order, each labelled with its number.
 
     ``ylabel``: the value axis label, with its unit, e.g. ``"latency (ms per image)"``.
-    Raises: ValueError: ``values`` is empty.
     """
     if not values:
         raise ValueError("bars: no values given.")
@@ -51,14 +48,12 @@ def _draw_tradeoff(ax, table: Mapping[str, Mapping], front: Sequence[str], x: st
 
 
 def tradeoff(table: Mapping[str, Mapping], front: Sequence[str] = (), x: str = "latency_ms",
-             y: str = "probe_acc", size: str = "params_m",
-             title: str = "Accuracy against latency", ylabel: str = "accuracy (%)",
-             xlabel: str = "latency at batch 1 (ms per image)") -> Figure:
+             y: str = "probe_acc", size: str = "params_m", title: str = "Accuracy against latency",
+             ylabel: str = "accuracy (%)", xlabel: str = "latency at batch 1 (ms per image)") -> Figure:
     """One marker per backbone at (latency, accuracy), its area growing with its parameter count.
 
     ``table``: name → row with numbers under ``x`` (cost, ms per image), ``y`` (score, a fraction) and ``size``
-    (parameters, millions); ``front``: Pareto-front names, filled and joined by a line. Each marker is labelled
-    with its name and size. Raises: ValueError: the table is empty.
+    (parameters, millions); ``front``: Pareto-front names, filled and joined by a line.
     """
     if not table:
         raise ValueError("tradeoff: the table is empty; measure at least one backbone.")
@@ -73,7 +68,6 @@ def tradeoffs(panels: Mapping[str, tuple], title: str = "Accuracy against latenc
     """``tradeoff`` side by side, one panel per dataset: the same backbones, each dataset's accuracy.
 
     ``panels``: panel title → ``(table, front)`` as ``tradeoff`` takes them.
-    Raises: ValueError: no panels, or an empty table.
     """
     if not panels or not all(table for table, _ in panels.values()):
         raise ValueError("tradeoffs: give at least one panel, each with a non-empty table.")
@@ -90,7 +84,6 @@ def feature_pca(projections: Mapping[str, tuple], classes: Sequence[str],
     """Side-by-side 2-D scatter plots of features, coloured by class.
 
     ``projections``: panel title → ``(xy [N, 2], labels [N])``, ``xy`` from ``tl.evaluation.pca``.
-    Raises: ValueError: no projections.
     """
     if not projections:
         raise ValueError("feature_pca: no projections given.")
@@ -108,17 +101,14 @@ def feature_pca(projections: Mapping[str, tuple], classes: Sequence[str],
     return fig
 
 
-def confusion_matrix(matrix, classes: Sequence[str],
-                          title: str = "Confusion matrix (validation)") -> Figure:
+def confusion_matrix(matrix, classes: Sequence[str], title: str = "Confusion matrix (validation)") -> Figure:
     """A class-by-class grid of counts: row = true class, column = predicted class; each cell labelled.
 
     ``matrix``: ``[C, C]`` counts from ``tl.evaluation.confusion_matrix``; right answers lie on the diagonal.
-    Raises: ValueError: the matrix is not C x C for the C class names.
     """
     counts, n = torch.as_tensor(matrix).detach().cpu(), len(classes)
     if tuple(counts.shape) != (n, n):
-        raise ValueError(f"confusion_matrix: matrix {tuple(counts.shape)} for {n} classes; "
-                         f"expected ({n}, {n}).")
+        raise ValueError(f"confusion_matrix: matrix {tuple(counts.shape)} for {n} classes; expected ({n}, {n}).")
     fig, ax = figure_with_axes(max(4, 0.7 * n + 2.5), max(3.5, 0.7 * n + 2))
     ax.imshow(counts.float().numpy(), cmap="Blues", vmin=0)
     middle = float(counts.max()) / 2  # white text on dark cells, black on light ones
@@ -136,8 +126,7 @@ def confusion_matrix(matrix, classes: Sequence[str],
 def attack_curves(curves: Mapping[str, Mapping[float, float]], title: str = "Accuracy under attack") -> Figure:
     """Accuracy against the attack budget ε, one line per model (or attack).
 
-    ``curves``: name → {ε in pixel units (4/255): accuracy in [0, 1]}; ε = 0 is the clean accuracy. The x axis
-    shows ε in grey levels (ε × 255). Raises: ValueError: ``curves`` is empty.
+    ``curves``: name → {ε in pixel units (4/255): accuracy in [0, 1]}; ε = 0 is the clean accuracy.
     """
     if not curves:
         raise ValueError("attack_curves: no curves given.")
@@ -155,8 +144,7 @@ def attack_curves(curves: Mapping[str, Mapping[float, float]], title: str = "Acc
 def roc(detectors: Mapping[str, tuple], title: str = "Detecting attacked images") -> Figure:
     """ROC curves of detectors: true-positive rate (attacked flagged) against false-positive rate.
 
-    ``detectors``: name → (scores on clean images [N], on attacked images [M]); higher means "attacked". The legend
-    gives each area under the curve. Raises: ValueError: ``detectors`` is empty.
+    ``detectors``: name → (scores on clean images [N], on attacked images [M]); higher means "attacked".
     """
     if not detectors:
         raise ValueError("roc: no detectors given.")
@@ -177,7 +165,7 @@ def score_histograms(scores: Mapping[str, torch.Tensor], threshold: Optional[flo
     """Overlaid histograms of a detector's scores, one per set of images, and a threshold line.
 
     ``scores``: name → scores [N], e.g. ``{"clean": c, "attacked": a}``. ``threshold``: flag above it; the legend
-    then gives each set's share above it (false- and true-positive rates). Raises: ValueError: ``scores`` is empty.
+    then gives each set's share above it (false- and true-positive rates).
     """
     if not scores:
         raise ValueError("score_histograms: no scores given.")
@@ -199,8 +187,7 @@ def score_histograms(scores: Mapping[str, torch.Tensor], threshold: Optional[flo
 def reliability(bins: Mapping[str, Mapping], title: str = "Reliability diagram") -> Figure:
     """Accuracy against confidence per confidence bin, one line per model; the diagonal is perfect.
 
-    ``bins``: name → the dict of ``tl.evaluation.reliability_bins(...)``; empty bins (NaN) are left out. Marker
-    area grows with the images in the bin. Raises: ValueError: ``bins`` is empty.
+    ``bins``: name → the dict of ``tl.evaluation.reliability_bins(...)``; empty bins (NaN) are left out.
     """
     if not bins:
         raise ValueError("reliability: no bins given.")
@@ -208,9 +195,9 @@ def reliability(bins: Mapping[str, Mapping], title: str = "Reliability diagram")
     ax.plot([0, 1], [0, 1], ":", color="grey", label="perfectly calibrated")
     for name, b in bins.items():
         kept = [i for i, c in enumerate(b["count"]) if c and not math.isnan(b["confidence"][i])]
-        ax.plot([b["confidence"][i] for i in kept], [b["accuracy"][i] for i in kept], "-", alpha=0.6)
-        ax.scatter([b["confidence"][i] for i in kept], [b["accuracy"][i] for i in kept],
-                   s=[12 + 4 * b["count"][i] for i in kept], label=name, alpha=0.8)
+        confidence, accuracy = [b["confidence"][i] for i in kept], [b["accuracy"][i] for i in kept]
+        ax.plot(confidence, accuracy, "-", alpha=0.6)
+        ax.scatter(confidence, accuracy, s=[12 + 4 * b["count"][i] for i in kept], label=name, alpha=0.8)
     ax.set(title=title, xlabel="confidence (mean top-class probability in the bin)",
            ylabel="accuracy in the bin", xlim=(0, 1.02), ylim=(-0.02, 1.02), aspect="equal")
     ax.legend(loc="upper left")

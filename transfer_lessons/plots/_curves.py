@@ -1,5 +1,3 @@
-"""Curves of training runs: per-epoch histories, data efficiency, learning-rate schedules and range tests."""
-
 from __future__ import annotations
 
 from typing import Mapping
@@ -42,7 +40,6 @@ def histories(histories: Mapping[str, object], title: str = "Learning curves", m
 
     ``histories``: run name → ``History`` or per-epoch dicts. ``metric``, ``metric_label``, ``metric_title``: the
     right panel's row key (a fraction, drawn in percent), axis label and title; e.g. ``"map_50"`` for AP50.
-    Raises: ValueError: no runs, or a run with no rows.
     """
     if not histories:
         raise ValueError("histories: no runs given.")
@@ -71,8 +68,7 @@ def data_efficiency(curves: Mapping[str, Mapping[float, float]], train_images: i
                          title: str = "Accuracy against training-set size") -> Figure:
     """Validation accuracy against the share of training images used (log scale), one line per method.
 
-    ``curves``: method → {fraction in (0, 1]: accuracy in [0, 1]}; ``train_images``: images at fraction 1, for
-    the tick labels. Raises: ValueError: no curves.
+    ``curves``: method → {fraction in (0, 1]: accuracy in [0, 1]}; ``train_images``: images at fraction 1.
     """
     if not curves:
         raise ValueError("data_efficiency: no curves given.")
@@ -110,11 +106,7 @@ def lr_schedule(lrs, title: str = "Learning-rate schedule") -> Figure:
 
 
 def lr_find(result: Mapping, title: str = "Learning-rate range test") -> Figure:
-    """The loss against the learning rate from ``tl.training.lr_find``, with its suggested rate (if any) marked.
-
-    The smoothed loss, the raw loss faint behind it; learning rate on a log scale.
-    Raises: ValueError: the result has no points (the very first loss was not finite).
-    """
+    """The loss against the learning rate from ``tl.training.lr_find``, with its suggested rate (if any) marked."""
     lrs, losses, raw = list(result["lrs"]), list(result["losses"]), list(result["raw_losses"])
     if not lrs:
         raise ValueError("lr_find: the result has no points; the first loss was not finite (try a lower start_lr).")

@@ -1,8 +1,3 @@
-"""Pictures for lesson 03: boxes drawn on images, precision-recall curves, IoU histograms (``LessonFigure``s).
-
-Boxes are drawn with ``torchvision.utils.draw_bounding_boxes``: objects (ground truth) green, predictions orange.
-"""
-
 from __future__ import annotations
 
 from typing import Mapping, Optional, Sequence
@@ -67,10 +62,7 @@ def pr_curves(curves: Mapping[str, tuple], title: str = "Precision against recal
 
 
 def iou_histogram(ious: torch.Tensor, threshold: float = 0.5, title: str = "How well objects are found") -> Figure:
-    """Histogram of IoUs (e.g. each object's best IoU with any prediction), with the threshold marked.
-
-    Raises: ValueError: no IoUs.
-    """
+    """Histogram of IoUs (e.g. each object's best IoU with any prediction), with the threshold marked."""
     values = torch.as_tensor(ious).detach().cpu().float()
     if values.numel() == 0:
         raise ValueError("iou_histogram: no IoUs given (no objects?).")

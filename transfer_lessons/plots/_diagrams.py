@@ -1,6 +1,5 @@
-"""Block diagrams drawn from a lesson's own objects: a detector's stages with their shapes (lesson 03), the
-training pipeline with the measured share of each part, and DDP's gradient all-reduce (lesson 04). The numbers
-in the boxes come from the caller, so the picture shows what was built or measured in the run, never typed numbers.
+"""Block diagrams drawn from a lesson's own objects: the numbers in the boxes come from the caller, so the picture
+shows what was built or measured in the run, never typed numbers.
 """
 
 from __future__ import annotations
@@ -23,7 +22,6 @@ def block_diagram(rows: Sequence[Sequence[tuple[str, str]]], title: str, *, row_
     line breaks. ``row_labels``: a label left of each row (e.g. ``"rank 0"``). ``shares``: per row, each box's share
     of a total (0 to 1, e.g. of the measured time), drawn as a bar along the box's foot with its percentage.
     ``links``: ``((row, column), (row, column), label)``: a two-headed arrow between boxes of different rows.
-    Raises: ValueError: no boxes, or ``shares`` does not match ``rows``.
     """
     columns = max((len(row) for row in rows), default=0)
     if not columns:

@@ -27,6 +27,5 @@ def figure(width: float, height: float) -> LessonFigure:
 
 
 def figure_with_axes(width: float, height: float) -> tuple[LessonFigure, Axes]:
-    """A new ``figure(width, height)`` and its single axes."""
     fig = figure(width, height)
     return fig, fig.subplots()

@@ -1,7 +1,3 @@
-"""Figures made of images: galleries, retrieval rows, feature maps and class-activation maps; each a
-``LessonFigure`` titled ``title``. Normalised tensors are shown de-normalised with the card's ``mean`` and ``std``.
-"""
-
 from __future__ import annotations
 
 from typing import Optional, Sequence
@@ -35,7 +31,6 @@ def images(images, titles: Optional[Sequence[str]] = None, mean=None, std=None,
 
     ``images``: a ``(N, C, H, W)`` tensor, or a list of CHW tensors (uint8 0–255 or float), PIL images or HWC
     arrays. ``mean``, ``std``: the per-channel values the images were normalised with; given both, it is undone.
-    Raises: ValueError: no images, or a different number of titles than images.
     """
     images = list(images)
     if not images:
@@ -63,7 +58,6 @@ def retrieval(queries: Sequence, neighbours: Sequence[Sequence], query_labels: S
 
     ``queries``: M images (uint8 CHW tensors, PIL images or HWC arrays); ``neighbours``: per query, nearest first;
     ``similarities``: ``[M, k]`` cosine similarities; labels are class indices into ``classes``.
-    Raises: ValueError: no queries, or a query without neighbours.
     """
     if not queries or not all(len(row) for row in neighbours):
         raise ValueError("retrieval: need at least one query, each with at least one neighbour.")
@@ -108,7 +102,6 @@ def cam(images, cams, titles: Optional[Sequence[str]] = None, mean=None, std=Non
 
     ``images``, ``mean``, ``std``: as for ``images``. ``cams``: ``N`` heat maps ``[h, w]`` in [0, 1] (from
     ``tl.evaluation.grad_cam``), stretched over the image; 1 is the strongest evidence.
-    Raises: ValueError: no images, or a different number of heat maps or titles than images.
     """
     images, cams = list(images), list(cams)
     if not images:

@@ -17,7 +17,6 @@ _RECORDS: dict = {}
 
 
 def _ipython_display():
-    """IPython's ``display`` and ``Markdown`` inside a running kernel, else None (plain Python prints)."""
     try:  # IPython comes with the ``course`` extra; without it, or outside a kernel, sentences are printed
         from IPython import get_ipython
         from IPython.display import Markdown, display

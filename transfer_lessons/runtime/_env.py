@@ -49,8 +49,7 @@ def pick_device(preferred: Optional[str] = None):
         return torch.device(preferred)
     if torch.cuda.is_available():
         return torch.device("cuda")
-    mps = getattr(torch.backends, "mps", None)
-    if mps is not None and mps.is_available():
+    if torch.backends.mps.is_available():
         return torch.device("mps")
     return torch.device("cpu")
 

@@ -1,6 +1,5 @@
-"""Speed and deployment: one timing helper (``time_call``), inference cost (FLOPs, latency, memory,
-Pareto front), training speed (the package's loop against a bare loop per speed-up, and the speed
-ladder on real data), utilisation (training FLOPs, device peaks, MFU), ONNX export and int8 quantization.
+"""Speed and deployment: timing, inference cost (FLOPs, latency, memory, Pareto front), training speed (against
+a bare loop, and the speed ladder on real data), utilisation (MFU), ONNX export and int8 quantization.
 
 Above ``training``: it times the same ``train_one_epoch`` that trains.
 

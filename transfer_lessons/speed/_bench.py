@@ -23,8 +23,7 @@ from ..training import AMP_DTYPES, train_one_epoch
 from ._timing import device_name, skip_reason, time_call
 from ._utilisation import achieved_flops, mfu, peak_flops, train_flops_per_image
 
-# name -> options: channels-last memory layout, autocast dtype, torch.compile. fp16 needs a
-# GradScaler, which needs CUDA; a compiled variant is skipped, with the reason, where it fails.
+# fp16 needs a GradScaler, which needs CUDA; a compiled variant is skipped, with the reason, where it fails.
 VARIANTS = {
     "fp32": {},
     "channels_last": {"channels_last": True},
@@ -58,7 +57,6 @@ def bare_train_loop(model: nn.Module, batches, optimizer, loss_fn, *, amp_dtype=
 
 
 def _measure(make_model, images, targets, options, device, steps, repeats, warmup) -> dict:
-    """Median images/s of ``train_one_epoch`` and of ``bare_train_loop`` for one variant."""
     seed_everything(0)
     model = make_model().to(device)
     if options.get("channels_last"):
@@ -104,15 +102,13 @@ def bench_training(backbone: Union[str, Callable[[], nn.Module]] = "efficientnet
         backbone: a catalog name (randomly initialised: speed does not depend on the weights), or a function
             returning a fresh model.
         batch, steps: images per step and steps per timed measurement (None: 128 and 20 on CUDA, else 32 and 3).
-        device: ``"cpu"``, ``"cuda"``, ``"auto"`` or None (``pick_device``).
         variants: names from ``VARIANTS``. None: all, but off CUDA the compiled ones are skipped (compiling takes
             minutes on a CPU), and so is bf16 on CPUs without bf16 instructions (emulated: 10x slower than fp32
             on an AVX2 CPU, measured); a variant named here runs unless it cannot (fp16 needs CUDA). Skipped
             rows say why in ``note``.
         repeats: timed measurements per loop and variant (medians are reported). warmup: untimed steps per loop
             first (compilation happens here).
-    Returns: The settings, device, versions, FLOPs per image, peak, ``min_ratio`` and one row per variant (numbers
-        None where skipped; ``speedup`` is over the package's fp32 row).
+    Returns: The settings and one row per variant (None where skipped; ``speedup`` is over the package's fp32 row).
     Raises: UnknownName: an unknown variant or backbone.
     """
     device = pick_device(None if device in (None, "auto") else device)

@@ -115,7 +115,6 @@ def describe_backbone(name: str) -> dict:
     """A catalog row: parameters and GFLOPs counted on a randomly initialised copy, plus card facts.
 
     Counting needs no weights (random ones have the same shapes), so every catalog backbone gets a row, even offline.
-    ``weights`` says whether pretrained weights can be had now (``weights_status``).
     """
     card = get_card(name)
     model = create_backbone(name, pretrained=False)
@@ -157,9 +156,8 @@ def best_under_budget(points: Mapping[str, tuple[float, float]], budget: float) 
 def detector_latency(model, images, device=None, *, warmup: int = 2) -> float:
     """Median milliseconds to detect in one image (batch 1, eval mode), over ``images``.
 
-    Each image is timed on its own (``time_call``), after ``warmup`` untimed passes, so the number
-    includes the detector's own resizing and box post-processing, as in deployment. ``images``: CHW tensors, at
-    least one (else ValueError).
+    Each image (a CHW tensor) is timed on its own (``time_call``), after ``warmup`` untimed passes, so the number
+    includes the detector's own resizing and box post-processing, as in deployment.
     """
     device = pick_device(device)
     model.eval().to(device)

@@ -37,7 +37,6 @@ INPUT, OUTPUT = "images", "logits"  # the graph's input and output names
 
 
 def _onnx():
-    """(onnx, onnxruntime), or MissingExtra naming the ``deploy`` extra."""
     return require("onnx", "deploy", "ONNX export"), require("onnxruntime", "deploy", "ONNX Runtime")
 
 
@@ -75,7 +74,7 @@ def _has_vnni() -> Optional[bool]:
 
 
 def _quantized_ops(path: Path) -> tuple[int, list]:
-    """(Conv and Gemm nodes whose weight is int8, the names of those left in float)."""
+    """(Conv, Gemm and MatMul nodes whose weight is int8, the names of those left in float)."""
     onnx, _ = _onnx()
     graph = onnx.load(str(path)).graph
     dequantized = {out for node in graph.node if node.op_type == "DequantizeLinear" for out in node.output}
@@ -91,7 +90,6 @@ def quantize_onnx(fp32_path: Union[str, Path], int8_path: Union[str, Path], cali
 
     ``calibration_images``: ``[N, 3, S, S]``, preprocessed as for evaluation; training images, never the validation
     images the result is measured on. ``reduce_range`` (7-bit weights) None: on for x86 CPUs without VNNI.
-    Returns: the file, how many Conv/Gemm nodes have int8 weights, the names of those left in float, ``reduce_range``.
     Raises: MissingExtra: onnx or onnxruntime are not installed (``pip install 'transfer-lessons[deploy]'``).
     Example: ``quantize_onnx("lite2.onnx", "lite2_int8.onnx", calibration_images)["quantized"]  # 64: all but the stem``
     """
@@ -101,12 +99,11 @@ def quantize_onnx(fp32_path: Union[str, Path], int8_path: Union[str, Path], cali
     if reduce_range is None:
         reduce_range = platform.machine().lower() in ("x86_64", "amd64", "i686") and _has_vnni() is False
 
-    class Reader(q.CalibrationDataReader):
-        def __init__(self):
-            self.batches = (({INPUT: b.numpy()}) for b in calibration_images.detach().cpu().float().split(batch_size))
+    batches = ({INPUT: b.numpy()} for b in calibration_images.detach().cpu().float().split(batch_size))
 
+    class Reader(q.CalibrationDataReader):
         def get_next(self):
-            return next(self.batches, None)
+            return next(batches, None)
 
     first_conv = next((n.name for n in onnx.load(str(fp32_path)).graph.node if n.op_type == "Conv"), None)
     with tempfile.TemporaryDirectory() as work, atomic_path(int8_path) as tmp:

@@ -55,12 +55,6 @@ LADDER = {
 _CACHED = {"cached": True, "workers": 0, "channels_last": False, "amp": None, "compile": False, "batch_factor": 1}
 
 
-def _batches(loader):
-    """Batches of ``loader`` without end: one epoch after another."""
-    while True:
-        yield from loader
-
-
 def measure_throughput(model: nn.Module, batches, optimizer, loss_fn, device, *, steps: int, warmup: int = 1,
                        **train_kwargs) -> float:
     """Training images per second of ``train_one_epoch`` over ``steps`` batches, after ``warmup`` untimed ones.
@@ -78,11 +72,9 @@ def measure_throughput(model: nn.Module, batches, optimizer, loss_fn, device, *,
 
 
 def _measure(make_model, dataset, setting, device, batch_size, steps, warmup, lr, bn_mode) -> float:
-    """Images/s of one setting: a fresh model, optimiser and loader, the same seed."""
     seed_everything(0)
-    model = make_model().to(device)
-    if setting["channels_last"]:
-        model = model.to(memory_format=torch.channels_last)
+    layout = torch.channels_last if setting["channels_last"] else torch.preserve_format
+    model = make_model().to(device, memory_format=layout)
     runner = torch.compile(model) if setting["compile"] else model
     optimizer = torch.optim.AdamW([p for p in model.parameters() if p.requires_grad], lr=lr)
     source = dataset if setting["cached"] else DecodingImageDataset(dataset)
@@ -91,7 +83,7 @@ def _measure(make_model, dataset, setting, device, batch_size, steps, warmup, lr
                         num_workers=workers, persistent_workers=workers > 0, pin_memory=device.type == "cuda",
                         generator=torch.Generator().manual_seed(0))
     scaler = torch.amp.GradScaler("cuda") if setting["amp"] == "fp16" else None
-    batches = _batches(loader)
+    batches = (batch for _epoch in itertools.count() for batch in loader)  # one epoch after another, without end
     try:
         return measure_throughput(runner, batches, optimizer, nn.CrossEntropyLoss(), device, steps=steps,
                                   warmup=warmup, channels_last=setting["channels_last"],
@@ -129,7 +121,6 @@ def speed_ladder(make_model: Callable[[], nn.Module], dataset: CachedImageDatase
     Returns: One dict per rung, then ``combined`` when two or more changes helped; ``speedup`` is over the
         baseline, ``helped`` says whether the change was faster than the cached data alone, ``images_per_s`` is
         None where skipped.
-    Raises: UnknownName: an unknown rung name.
     """
     device = pick_device(device)
     workers = min(4, os.cpu_count() or 1) if workers is None else workers

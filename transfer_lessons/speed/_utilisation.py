@@ -34,8 +34,6 @@ PEAK_BF16_TFLOPS = {"H200": 989.0, "H100 PCIe": 756.0, "H100": 989.0, "A100": 31
 
 def _conv_backward_flop(grad_out_shape, x_shape, w_shape, _bias, _stride, _padding, _dilation, transposed,
                         _output_padding, _groups, output_mask, out_shape=None, **kwargs) -> int:
-    """``aten.convolution_backward``: each multiply-add of the forward pass appears once in the input
-    gradient and once in the weight gradient, whatever the groups, stride or transposition."""
     forward = conv_flop_count(x_shape, w_shape, grad_out_shape, transposed=transposed)
     return forward * (int(bool(output_mask[0])) + int(bool(output_mask[1])))
 
@@ -46,7 +44,6 @@ def train_flops_per_image(model: nn.Module, input_size: Union[int, tuple], batch
     Counted on a copy of ``model`` (its gradients and BatchNorm statistics stay as they are) on the CPU in float32
     (FLOPs do not depend on the device, dtype or memory layout), in training mode, with its parameters'
     ``requires_grad`` as they are: frozen layers need no weight gradients, and their FLOPs are not counted.
-    ``input_size``: square image side, or one input's shape as a tuple. A multiply-add = 2 FLOPs.
     Example: ``train_flops_per_image(nn.Linear(5, 3), (5,))  # 60: forward 2*5*3 + weight gradient 2*5*3``
     """
     copied = copy.deepcopy(model).cpu().float().train()
@@ -66,7 +63,6 @@ def achieved_flops(images_per_s: float, flops_per_image: float) -> float:
 
 
 def _matmul_flops(device: torch.device, dtype: torch.dtype, size: int, repeats: int) -> float:
-    """Median FLOP/s of ``size`` x ``size`` matrix products (one untimed first)."""
     a = torch.randn(size, size, device=device, dtype=dtype)
     b = torch.randn(size, size, device=device, dtype=dtype)
     return 2 * size ** 3 / time_call(lambda: a @ b, device=device, warmup=1, repeats=repeats)["median_s"]

@@ -1,6 +1,5 @@
-"""Training: the epoch loop (``train_one_epoch``, ``evaluate``), ``fit`` and ``FitOptions``, schedules,
-checkpoints, the learning-rate finder, ``fine_tune`` and model files, detector training, and DDP
-(``training.distributed``, for scripts started by torchrun).
+"""Training: the epoch loop, ``fit``, schedules, checkpoints, the learning-rate finder, ``fine_tune`` and model
+files, detector training, and DDP (``training.distributed``, for scripts started by torchrun).
 
 Above ``evaluation`` (every epoch is scored with it) and ``models`` (strategies say what trains).
 

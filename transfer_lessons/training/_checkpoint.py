@@ -32,18 +32,14 @@ def _check_plain(value, where: str = "state") -> None:
         for index, item in enumerate(value):
             _check_plain(item, f"{where}[{index}]")
     elif not isinstance(value, _PLAIN):
-        raise TypeError(
-            f"save_checkpoint: {where} holds a {type(value).__name__}; store only tensors, dicts, "
-            "lists, numbers and strings (e.g. history.to_dict(), profile.as_dict())."
-        )
+        raise TypeError(f"save_checkpoint: {where} holds a {type(value).__name__}; store only tensors, dicts, "
+                        "lists, numbers and strings (e.g. history.to_dict(), profile.as_dict()).")
 
 
 def save_checkpoint(path: Union[str, Path], **state) -> Path:
     """Write ``state`` to ``path`` atomically (fsync, then rename): a crash or a full disk leaves the old file whole.
 
-    Raises:
-        TypeError: a value would not load with ``weights_only=True`` (checked before writing).
-        OSError: the file could not be written; the old one, if any, is unchanged.
+    Raises TypeError (before writing) for a value ``weights_only=True`` would refuse; OSError if the write fails.
     """
     path = Path(path)
     _check_plain(state)
@@ -57,9 +53,7 @@ def save_checkpoint(path: Union[str, Path], **state) -> Path:
 def load_checkpoint(path: Union[str, Path], map_location="cpu") -> dict:
     """Load a ``save_checkpoint`` file, refusing anything but plain data (``"cpu"``: GPU checkpoints open anywhere).
 
-    Raises:
-        FileNotFoundError: no file at ``path``.
-        TransferLessonsError: the file is corrupt, or holds Python objects (unpickling them could run arbitrary code).
+    Raises TransferLessonsError: the file is corrupt, or holds Python objects (unpickling them could run code).
     """
     path = Path(path)
     if not path.is_file():
@@ -73,8 +67,7 @@ def load_checkpoint(path: Union[str, Path], map_location="cpu") -> dict:
         raise TransferLessonsError(
             f"{path} is not a weights-only checkpoint ({reason[:200]}). It is corrupt, or holds "
             "Python objects, and unpickling those can run arbitrary code, so it is refused. "
-            "Re-create it with save_checkpoint, which stores only tensors and plain data."
-        ) from exc
+            "Re-create it with save_checkpoint, which stores only tensors and plain data.") from exc
 
 
 def rng_states() -> dict:

@@ -17,7 +17,7 @@ from ..errors import NonFiniteLoss
 from ..evaluation import evaluate_detector, to_device
 from ..runtime import pick_device, seed_everything
 from ._loop import _progress_bar
-from ._metrics import History
+from ._metrics import History, MetricLogger
 
 
 def train_detector_one_epoch(model, loader, optimizer, device, *, scheduler=None, grad_clip: Optional[float] = 10.0,
@@ -30,7 +30,7 @@ def train_detector_one_epoch(model, loader, optimizer, device, *, scheduler=None
     """
     device = torch.device(device)
     model.train()
-    sums, seen, start = {}, 0, time.perf_counter()
+    log, start = MetricLogger(), time.perf_counter()
     for step, (images, targets) in enumerate(_progress_bar(loader, f"epoch {epoch} train", progress), start=1):
         images, targets = to_device(device, images, targets)
         losses = model(images, targets)  # {"loss_classifier", "loss_box_reg", "loss_objectness", ...}
@@ -46,11 +46,10 @@ def train_detector_one_epoch(model, loader, optimizer, device, *, scheduler=None
         optimizer.step()
         if scheduler is not None:
             scheduler.step()
-        for name, value in {"loss": loss, **losses}.items():
-            sums[name] = sums.get(name, 0.0) + value.item() * len(images)
-        seen += len(images)
+        log.update(n=len(images), loss=loss.item(), **{name: value.item() for name, value in losses.items()})
     seconds = time.perf_counter() - start
-    return {**{k: v / max(seen, 1) for k, v in sums.items()}, "images": seen, "seconds": seconds,
+    seen = log["loss"].count if "loss" in log.meters else 0
+    return {**log.averages(), "images": seen, "seconds": seconds,
             "images_per_s": seen / seconds if seconds else 0.0}
 
 
@@ -59,13 +58,12 @@ def fit_detector(model, train_loader, test_loader=None, *, epochs: int, lr: floa
                  progress: bool = True) -> History:
     """Train a detector: SGD with momentum and a one-cycle schedule, evaluated after every epoch.
 
-    Defaults this recipe hides: seeds everything with ``seed``; SGD (momentum 0.9, weight decay
-    1e-4) over the parameters that require gradients; a one-cycle schedule stepped every batch
-    (peak ``lr`` after 30 % of the steps); gradient norm clipped at 10; mAP on ``test_loader``.
-    ``eval_every``: measure AP (on ``test_loader``, which may be None) after every this many epochs and after the
-    last, the rows in between hold None; evaluating costs about a fifth of an epoch on a CPU.
-    Returns: A ``History`` with ``epoch``, ``train_loss``, ``map``, ``map_50``, ``map_75``, ``mar_100``, ``seconds``
-    (training and evaluation), ``train_seconds`` and ``images_per_s`` (training). Raises NonFiniteLoss.
+    Defaults this recipe hides: seeds everything with ``seed``; SGD (momentum 0.9, weight decay 1e-4) over the
+    parameters that require gradients; a one-cycle schedule stepped every batch (peak ``lr`` after 30 % of the steps);
+    gradient norm clipped at 10; mAP on ``test_loader``. ``eval_every``: measure AP (on ``test_loader``, which may be
+    None) after every this many epochs and after the last, the rows in between hold None; evaluating costs about a
+    fifth of an epoch on a CPU. Returns a ``History``: ``seconds`` are training and evaluation, ``train_seconds`` and
+    ``images_per_s`` training only. Raises NonFiniteLoss.
     """
     seed_everything(seed)
     device = pick_device(device)

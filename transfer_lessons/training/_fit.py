@@ -1,7 +1,5 @@
-"""``fit``: the one-call recipe around the epoch loop, built only from ``train_one_epoch`` and ``evaluate``.
-
-Everything ``fit`` does besides the loop comes from a strategy or a field of ``FitOptions`` (its default beside
-it), so ``fit`` itself keeps a short signature.
+"""``fit``: the one-call recipe around ``train_one_epoch`` and ``evaluate``. Everything else it does comes from a
+strategy or a field of ``FitOptions`` (its default beside it), so ``fit`` itself keeps a short signature.
 """
 
 from __future__ import annotations
@@ -65,7 +63,6 @@ class FitOptions:
 
 
 def _amp_settings(amp: Optional[str], device: torch.device):
-    """(autocast dtype, GradScaler) for ``FitOptions.amp``."""
     if amp is None:
         return None, None
     if amp not in AMP_DTYPES:
@@ -77,7 +74,6 @@ def _amp_settings(amp: Optional[str], device: torch.device):
 
 
 def _resume(path, epochs, model, optimizer, scheduler, scaler):
-    """Load a ``fit`` checkpoint into the given objects; returns (history, next epoch, best state)."""
     if path is None:
         raise ValueError("fit: resume=True needs checkpoint_path= (the file to resume from).")
     if not Path(path).is_file():
@@ -106,7 +102,6 @@ def _epoch_row(epoch: int, train: dict, val: dict, optimizer, seconds: float) ->
 
 
 def _warn_if_nonsense(history: History, num_classes: Optional[int]) -> None:
-    """Warn when the training loss ended above its start, or the kept model is at chance on validation."""
     start, end = history[0]["first_loss"], history.last()["train_loss"]
     if math.isfinite(start) and end > start:
         warnings.warn(f"fit: the training loss ended above where it started ({start:.3f} -> {end:.3f}): the run "
@@ -164,9 +159,7 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, lr: Optional[float
     amp_dtype, scaler = _amp_settings(opts.amp, device)
     if strategy is not None:
         apply_strategy(model, strategy)
-    model.to(device)
-    if opts.channels_last:
-        model.to(memory_format=torch.channels_last)
+    model.to(device, memory_format=torch.channels_last if opts.channels_last else torch.preserve_format)
     if opts.gradual_unfreeze:
         unfreeze_backbone(model)  # every stage gets its optimiser group now; epochs freeze them below
     optimizer = torch.optim.AdamW(param_groups(model, lr, head_lr_mult=opts.head_lr_mult,
@@ -196,11 +189,10 @@ def fit(model, train_loader, val_loader=None, *, epochs: int, lr: Optional[float
                                                      channels_last=opts.channels_last)
         num_classes = val.get("num_classes", num_classes)
         history.append(_epoch_row(epoch, train, val, optimizer, time.perf_counter() - start))
-        improved = val and (best is None or val["acc"] > best["val_acc"])
-        if improved:
+        if val and (best is None or val["acc"] > best["val_acc"]):
             best = {"epoch": epoch, "val_acc": val["acc"], "state": None}
-        if improved and opts.keep_best:  # a copy on the CPU: the best weights survive later epochs
-            best["state"] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
+            if opts.keep_best:  # a copy on the CPU: the best weights survive later epochs
+                best["state"] = {k: v.detach().to("cpu", copy=True) for k, v in model.state_dict().items()}
         if checkpoint_path is not None:
             save_checkpoint(checkpoint_path, model=model.state_dict(), optimizer=optimizer.state_dict(),
                             scheduler=scheduler.state_dict(), scaler=scaler.state_dict() if scaler else None,

@@ -1,7 +1,5 @@
-"""The two plain functions of every training run: ``train_one_epoch`` and ``evaluate``, read top to bottom.
-
-Running averages live in ``_metrics.py``, not here; options are explicit arguments (``scaler=None``,
-``grad_clip=None``), not callbacks [torchvision ``references/detection/engine.py``].
+"""The two plain functions of every training run, ``train_one_epoch`` and ``evaluate``: options are explicit
+arguments (``scaler=None``, ``grad_clip=None``), not callbacks [torchvision ``references/detection/engine.py``].
 """
 
 from __future__ import annotations
@@ -74,8 +72,7 @@ def train_one_epoch(model, loader, optimizer, loss_fn, device, *, scheduler=None
         if not math.isfinite(loss_value):
             raise NonFiniteLoss(
                 f"Loss is {loss_value} at epoch {epoch}, step {step} of {bar.total}. Fix: lower the "
-                "learning rate, pass grad_clip=1.0, or check the inputs for NaN (torch.isnan(images).any())."
-            )
+                "learning rate, pass grad_clip=1.0, or check the inputs for NaN (torch.isnan(images).any()).")
         optimizer.zero_grad(set_to_none=True)
         if scaler is not None:
             scaler.scale(loss).backward()

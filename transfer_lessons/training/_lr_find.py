@@ -18,7 +18,6 @@ from ._checkpoint import restore_rng_states, rng_states
 
 
 def _cycle(loader):
-    """The batches of ``loader`` for ever, starting a new pass whenever one ends."""
     while True:
         count = 0
         for count, batch in enumerate(loader, start=1):
@@ -43,7 +42,6 @@ def _restore(model, state: dict, modes: list, grads: list) -> None:
 
 
 def _steepest(lrs: list, losses: list):
-    """The rate where the smoothed loss falls fastest per unit of log lr, ignoring the ends."""
     n = len(losses)
     if n < 3:
         return None
@@ -65,12 +63,11 @@ def lr_find(model, loader, loss_fn, device="cpu", *, start_lr=1e-7, end_lr=1.0, 
         - stops early when the smoothed loss passes ``diverge_factor=4`` times its best, or a loss is NaN or inf
           (that step is neither taken nor recorded);
         - ``bn_mode="train"``: BatchNorm statistics update (then are restored); full precision, no gradient
-          clipping; the model is not moved to ``device``;
+          clipping; the model is not moved to ``device`` (the batches are);
         - afterwards (also after an exception) every module's weights, buffers, gradients and mode, and Python's,
           NumPy's and torch's random generators, are restored: a seeded run after ``lr_find`` is the same as
           without it. Nothing is written to disk.
     Args:
-        model: the model to probe, already on ``device`` (where batches are moved).
         optimizer_factory: ``model -> optimizer`` to use instead of AdamW, e.g.
             ``lambda m: torch.optim.AdamW(param_groups(m, 1e-3))``; its rates are overwritten.
     Returns: ``{"lrs", "losses" (smoothed), "raw_losses", "suggestion", "min_loss_lr", "stopped_early"}``:
@@ -97,7 +94,6 @@ def lr_find(model, loader, loss_fn, device="cpu", *, start_lr=1e-7, end_lr=1.0, 
 
 
 def _sweep(model, batches, loss_fn, device, optimizer, schedule, smoothing, diverge_factor, bn_mode) -> dict:
-    """The loop of ``lr_find``: set the rate, forward, loss, check, backward, step, record."""
     train_mode(model, bn_mode)
     lrs, losses, raw, average, best, stopped = [], [], [], 0.0, math.inf, False
     for step, lr in enumerate(schedule):

@@ -1,8 +1,5 @@
-"""Running averages, log lines and the per-epoch training history.
-
-The training loop only calls ``MetricLogger.update``; every average, every formatted log line and
-the record of past epochs (``History``) live here, so the loop reads top to bottom without
-bookkeeping [torchvision ``references/detection/utils.py``].
+"""Running averages, log lines and the per-epoch history, kept here so that the training loop, which only calls
+``MetricLogger.update``, reads top to bottom without bookkeeping [torchvision ``references/detection/utils.py``].
 """
 
 from __future__ import annotations
@@ -53,7 +50,6 @@ class MetricLogger:
         return self.meters[name]
 
     def averages(self) -> dict:
-        """The average of every meter, by name."""
         return {name: meter.avg for name, meter in self.meters.items()}
 
     def __str__(self) -> str:
@@ -66,9 +62,8 @@ def format_epoch(row: dict, epochs: Optional[int] = None) -> str:
     for split in ("train", "val"):
         if row.get(f"{split}_loss") is not None:
             parts.append(f"{split} loss {row[f'{split}_loss']:.4f} acc {100 * row[f'{split}_acc']:.1f}%")
-    for key, text in (("lr", "lr {:.2e}"), ("seconds", "{:.1f} s"), ("images_per_s", "{:.0f} img/s")):
-        if row.get(key) is not None:
-            parts.append(text.format(row[key]))
+    formats = (("lr", "lr {:.2e}"), ("seconds", "{:.1f} s"), ("images_per_s", "{:.0f} img/s"))
+    parts += [text.format(row[key]) for key, text in formats if row.get(key) is not None]
     return "  ".join(parts)
 
 

@@ -62,9 +62,7 @@ def save_model(path: Union[str, Path], model: nn.Module, *, backbone: str, class
 
     ``model``: built with ``create_backbone(backbone, ...)``, then fine-tuned (compiled is fine); ``classes`` in the
     order of its outputs; ``extra``: plain data to keep, e.g. ``{"val_acc": 0.95}``.
-    Raises:
-        UnknownName: unknown ``backbone``. TypeError: ``extra`` holds more than plain data.
-        ValueError: no classes, an image size under 1, or a head whose width is not ``len(classes)``.
+    Raises: UnknownName: unknown ``backbone``. TypeError: ``extra`` holds more than plain data.
     """
     get_card(backbone)  # an unknown name fails now, not when someone loads the file
     model = getattr(model, "_orig_mod", model)  # torch.compile's wrapper prefixes every key
@@ -81,8 +79,7 @@ def load_model(path: Union[str, Path], device="cpu") -> LoadedModel:
     """Read a file written by ``save_model``: the model (eval mode), its classes and preprocessing.
 
     Its ``transform`` is ``eval_transforms`` from the card, at the saved size.
-    Raises: FileNotFoundError: no file at ``path``. TransferLessonsError: not a model file, or weights that do not
-        fit its backbone (UnknownName: an unknown backbone).
+    Raises: TransferLessonsError: not a model file, or weights unfit for its backbone. UnknownName: an unknown backbone.
     """
     path = Path(path)
     if not path.is_file():

@@ -1,7 +1,4 @@
-"""Learning-rate schedules stepped once per batch: warmup then cosine, one-cycle, or constant.
-
-``make_scheduler`` builds one for an optimiser (as ``fit`` does); ``preview_schedule`` lists its rates untrained.
-"""
+"""Learning-rate schedules stepped once per batch: warmup then cosine, one-cycle, or constant."""
 
 from __future__ import annotations
 
@@ -36,8 +33,6 @@ def make_scheduler(optimizer, kind: str, *, total_steps: int, warmup_steps: int 
             first 30% of steps, then cosine decay to lr/25/1e4, cycling AdamW's beta1 between 0.95 and 0.85);
             ``"constant"``: linear warmup, then flat.
         total_steps: epochs × batches per epoch.
-    Raises: UnknownName: ``kind`` is not one of ``SCHEDULES``. ValueError: ``total_steps`` < 1, or ``warmup_steps``
-        outside [0, total_steps).
     """
     if kind not in SCHEDULES:
         raise UnknownName("schedule", kind, SCHEDULES, "transfer_lessons.training.SCHEDULES")

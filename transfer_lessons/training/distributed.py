@@ -40,8 +40,7 @@ def require_process_group(caller: str = "this function") -> tuple[int, int]:
             f"{caller} needs an initialised torch.distributed process group, and there is none. Fix: "
             "start the script with torchrun (python -m torch.distributed.run --standalone --nproc_per_node 2 "
             "script.py) and call torch.distributed.init_process_group('gloo') in it ('nccl' on GPUs); "
-            "for one process use train_single."
-        )
+            "for one process use train_single.")
     return dist.get_rank(), dist.get_world_size()
 
 
@@ -55,10 +54,7 @@ def shard_loader(dataset, global_batch: int, *, seed: int = 0, rank: Optional[in
         rank, world_size: this process's place; None reads them from the process group. ``rank=0, world_size=1``
             gives the single-process loader with the same batches.
     Returns: A ``DataLoader`` over a ``DistributedSampler`` (shuffled, ``drop_last``: equal shards).
-    Raises:
-        ValueError: ``global_batch`` is not a multiple of ``world_size``, or the dataset holds fewer images
-            than one global batch.
-        TransferLessonsError: ``rank``/``world_size`` not given and no process group.
+    Raises: TransferLessonsError: ``rank``/``world_size`` not given and no process group.
     """
     if rank is None or world_size is None:
         rank, world_size = require_process_group("shard_loader")
@@ -85,7 +81,6 @@ def _epochs(runner, loader, device, epochs, lr, bn_mode, progress) -> list:
 
 
 def _global(row: dict, device) -> dict:
-    """One epoch's stats over all ranks: image-weighted loss and accuracy, the slowest rank's time."""
     sums = torch.tensor([row["loss"] * row["images"], row["acc"] * row["images"], row["images"]],
                         dtype=torch.float64, device=device)
     seconds = torch.tensor([row["seconds"]], dtype=torch.float64, device=device)

@@ -1,5 +1,4 @@
-"""Widgets: small interactive views for the lessons (a photo picker, a backbone explorer, an upload
-predictor, a detection explorer), each printing or drawing its default state when ``is_headless()``.
+"""Widgets: small interactive views for the lessons, each printing or drawing its default state when ``is_headless()``.
 
 Lesson support; above ``plots``, whose figures they show.
 Lessons: 00 photo_picker, 01 backbone_explorer, 02 upload_predictor, 03 detection_explorer.

@@ -1,5 +1,3 @@
-"""Small interactive widgets for the lessons, each printing (or drawing) its default state when ``is_headless()``."""
-
 from __future__ import annotations
 
 import io
@@ -94,7 +92,6 @@ def _explorer_text(name: str, row, fs, probe, classes, indices) -> str:
 
 
 def _feature_map(name: str, image, size: int):
-    """Channel-mean of the last feature map of ``name`` for one uint8 image."""
     x = transforms_for(name, size)(image).unsqueeze(0)
     with torch.inference_mode():
         return create_backbone(name, progress=False).forward_features(x)[0].mean(dim=0)
