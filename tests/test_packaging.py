@@ -81,3 +81,12 @@ for needs_an_extra in (lambda: tl.data.sample_photo("chelsea"),
     assert done.returncode == 0, done.stderr[-2000:]
     assert "predicted" in done.stdout and (tmp_path / "m.pt").is_file(), done.stdout
     assert "transfer-lessons[course]" in done.stdout and "transfer-lessons[deploy]" in done.stdout, done.stdout
+
+
+def test_console_script_names_a_function_that_exists():
+    """`transfer-lessons ...` after pip install: the entry point must import (it once named a removed module)."""
+    import importlib
+
+    for name, target in tomllib.loads((REPO / "pyproject.toml").read_text())["project"]["scripts"].items():
+        module, _, function = target.partition(":")
+        assert callable(getattr(importlib.import_module(module), function, None)), f"{name} = {target!r}"

@@ -20,30 +20,28 @@ def _notebook(path, cells):
 
 @pytest.mark.timeout(240)
 def test_run_lessons_writes_reports(tmp_path):
+    """Two lessons (each kernel start costs seconds): a broken one first, then one that must still run."""
     lessons = tmp_path / "nb"
     lessons.mkdir()
-    _notebook(lessons / "00_good.ipynb", ['PROFILE = "auto"', "import transfer_lessons as tl\n"
-              "tl.record('profile_seen', PROFILE)\ntl.record('data_source', 'synthetic')\n"
+    _notebook(lessons / "00_broken.ipynb", ['PROFILE = "auto"', "1 / 0"])
+    _notebook(lessons / "01_after.ipynb", ['PROFILE = "auto"', "import transfer_lessons as tl\n"
+              "tl.record('profile_seen', PROFILE)\ntl.record('run', {'data_source': 'mirror'})\n"
               "tl.record('x.y', 2 * 21)"])
-    _notebook(lessons / "01_broken.ipynb", ['PROFILE = "auto"', "1 / 0"])
-    _notebook(lessons / "02_after.ipynb", ['PROFILE = "auto"', "import transfer_lessons as tl\ntl.record('ran', True)\n"
-              "tl.record('run', {'data_source': 'mirror'})"])
     out = tmp_path / "reports"
     summary = course.run_lessons("smoke", notebook_dir=lessons, out_dir=out)
     entries = summary["lessons"]
-    assert entries["00_good"]["status"] == "ok" and entries["00_good"]["data_source"] == "synthetic"
-    assert entries["00_good"]["metrics"] == {"profile_seen": "smoke", "x.y": 42}
-    assert entries["01_broken"]["status"] == "failed" and "ZeroDivisionError" in entries["01_broken"]["error"]
-    assert entries["02_after"]["status"] == "ok", "one failing lesson must not stop the others"
-    assert entries["02_after"]["data_source"] == "mirror", "data_source is read from the 'run' record too"
+    assert entries["00_broken"]["status"] == "failed" and "ZeroDivisionError" in entries["00_broken"]["error"]
+    assert entries["01_after"]["status"] == "ok", "one failing lesson must not stop the others"
+    assert entries["01_after"]["data_source"] == "mirror", "data_source is read from the 'run' record"
+    assert entries["01_after"]["metrics"] == {"profile_seen": "smoke", "run": {"data_source": "mirror"}, "x.y": 42}
     assert json.loads((out / "summary.json").read_text()) == summary
     assert summary["profile"] == "smoke" and "torch" in summary["versions"]
     assert summary["profile_settings"]["image_size"] == 64, "the resolved profile is part of the report"
-    for name in ("00_good", "01_broken", "02_after"):
+    for name in ("00_broken", "01_after"):
         assert (out / f"{name}.ipynb").exists() and (out / f"{name}.html").exists()
     index = (out / "index.html").read_text()
-    assert "01_broken" in index and "failed" in index and "<td>x.y</td><td class='v'>42</td>" in index
-    assert read_records(out / "00_good.ipynb")["x.y"] == 42
+    assert "00_broken" in index and "failed" in index and "<td>x.y</td><td class='v'>42</td>" in index
+    assert read_records(out / "01_after.ipynb")["x.y"] == 42
     assert not list(out.glob("*.part")), "no temporary files are left behind"
 
 

@@ -85,6 +85,7 @@ def test_bench_rows_ratio_and_default_skips():
         assert part in table, f"{part!r} not in the table:\n{table}"
 
 
+@pytest.mark.timing
 @pytest.mark.timeout(180)
 def test_the_package_loop_keeps_the_documented_speed():
     """README and speed/_bench.py: the package's loop stays at 0.95x the bare loop's throughput or better. Held on

@@ -20,6 +20,7 @@ def _digest(root) -> str:
     return digest.hexdigest()
 
 
+@pytest.mark.timing
 @pytest.mark.timeout(60)
 def test_bytes_are_identical_every_run_and_fast(tmp_path):
     start = time.perf_counter()
