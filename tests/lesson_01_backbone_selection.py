@@ -30,7 +30,15 @@ def check(m):
                 value = m.get(f"{prefix}.{key}.{name}")
                 assert value is not None and 0 <= value <= 1, f"{prefix}.{key}.{name} = {value}; recorded: {sorted(m)}"
         assert set(m[f"{prefix}.pareto_front"]) <= set(compared) and m[f"{prefix}.budget_pick"] in compared
-        assert m[f"{prefix}.zero_shot_acc"] is None or 0 <= m[f"{prefix}.zero_shot_acc"] <= 1
+        zero_shot = m[f"{prefix}.zero_shot_acc"]
+        assert zero_shot is None or 0 <= zero_shot <= 1
+        if zero_shot is not None:  # the sentence printed follows the two recorded numbers
+            near = zero_shot >= m[f"{prefix}.probe_acc.efficientnet_lite0"] - 0.05
+            assert m[f"claim.{prefix}_zero_shot_near_probe"] == near, (zero_shot, near)
+    wrong = [key for key in m if key.endswith(".wrong_norm_probe_acc.efficientnet_lite0")]
+    assert len(wrong) == 1, wrong
+    normalised = m[f"{wrong[0].split('.')[0]}.probe_acc.efficientnet_lite0"]
+    assert m["claim.probe_absorbs_wrong_norm"] == (m[wrong[0]] >= normalised - 0.05), (m[wrong[0]], normalised)
     if run["sources"]["hymenoptera"] == "mirror":  # real hymenoptera: ants and bees are ImageNet classes
         _check_hymenoptera(m, compared, run["profile"])
     if run["sources"]["pbc_blood_cells"] == "mirror":  # real blood cells: no ImageNet class, 8 of them

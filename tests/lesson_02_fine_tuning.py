@@ -34,6 +34,14 @@ def check(m):
     for key in ("near_rule_holds", "far_rule_holds", "pretraining_clear_gain"):
         assert isinstance(m[f"claim.{key}"], bool), key
     run = m["run"]
+    # each claim the lesson printed agrees with the numbers it recorded (the sentences are chosen by these)
+    far_best = m["pbc.best_strategy"]
+    assert m["claim.far_rule_holds"] == (m[f"pbc.val_acc.{far_best}"] - m["pbc.val_acc.linear_probe"] >= 0.05)
+    n_val = run["val_images"]
+    near_gap = m[f"val_acc.{best}"] - m["val_acc.linear_probe"]
+    assert m["claim.near_rule_holds"] == (near_gap * n_val <= 2), (near_gap, n_val)
+    gain = m["val_acc.full"] - m["val_acc.scratch"]
+    assert m["claim.pretraining_clear_gain"] == (gain * n_val >= 5), (gain, n_val)
     assert m[f"source.{run['dataset']}"] == run["data_source"]
     if m.get("source.pbc_blood_cells") == "mirror" and run["profile"] in ("cpu", "gpu"):
         _check_blood_cells(m)

@@ -29,6 +29,7 @@ def check(m):
     # DDP: the lesson's script in 2 processes = in 1 process, same global batch, up to float rounding (measured
     # 1e-7 after 2 epochs of its small network); at least two optimiser steps, so the weights did move
     assert m["ddp.max_param_diff"] <= 1e-5 and m["claim.ddp_equal"], m["ddp.max_param_diff"]
+    assert m["claim.ddp_equal"] == (m["ddp.max_param_diff"] < 1e-4), "the printed claim follows the measured difference"
     assert m["ddp.steps"] >= 2, m["ddp.steps"]
     # the package's train_single on the script's data and model = the script in one process (same batches, steps)
     assert m["ddp.helper_max_param_diff"] <= 1e-5, m["ddp.helper_max_param_diff"]
