@@ -28,7 +28,7 @@ def check(m):
     # cpu and gpu: real PennFudan, full test split
     assert m["map.pretrained"] <= m["map50.pretrained"], "AP averaged over stricter IoUs cannot beat AP50"
     assert m["train_seconds.frozen_backbone"] < m["train_seconds.pretrained"], "a frozen backbone has no backward pass"
-    if run["profile"] == "cpu":  # the bounds: 2 cores, 256 px, 3 epochs
+    if run["profile"] == "cpu":  # the bounds: 2 cores, 192 px (256 px until 2026-12-02), 3 epochs
         assert m["map50.pretrained"] >= 0.75, m["map50.pretrained"]
         assert m["map50.pretrained"] - m["map50.scratch"] >= 0.3, (m["map50.pretrained"], m["map50.scratch"])
     else:  # gpu

@@ -47,3 +47,14 @@ def test_every_field_is_commented():
     for field in dataclasses.fields(Profile):
         line = next(text for text in source.splitlines() if text.strip().startswith(f"{field.name}:"))
         assert field.name == "name" or "#" in line, f"field {field.name} has no comment giving its meaning"
+
+
+def test_far_strategies_answer_the_decision_table():
+    """Lesson 02's far-domain table compares the best pretrained strategy with the probe and with scratch."""
+    from transfer_lessons.models import list_strategies
+
+    for profile in PROFILES.values():
+        names = profile.far_strategies or tuple(list_strategies())
+        assert set(names) <= set(list_strategies()), (profile.name, names)
+        assert {"scratch", "linear_probe"} <= set(names) and len(set(names) - {"scratch", "linear_probe"}) >= 1, names
+    assert PROFILES["gpu"].far_strategies is None, "the full lesson runs every strategy on the far data too"

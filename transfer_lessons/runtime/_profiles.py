@@ -40,6 +40,7 @@ class Profile:
     # a dataset far from ImageNet (pbc_blood_cells), lessons 01-02: its features and fine-tunes at this side, pixels
     far_image_size: Optional[int] = 112  # None = the card's input_size
     far_epochs: int = 3  # lesson 02's epochs per strategy on that dataset
+    far_strategies: Optional[tuple] = None  # lesson 02's strategies on that dataset; None = every strategy card
     # --- detection (lesson 03) ---
     det_min_size: int = 320  # shorter image side fed to the detector, pixels
     det_train_images: Optional[int] = None  # cap on detection training images (None = all)
@@ -80,8 +81,8 @@ PROFILES: dict[str, Profile] = {
     ),
     # A laptop's CPU: real data and real results in minutes.
     "cpu": Profile(name="cpu", epochs=2, data_fractions=(0.1, 0.25, 1.0), lr_find_steps=6,
-                   det_min_size=256, det_epochs=3, det_eval_every=3, robust_image_size=128, attack_images=48,
-                   pgd_steps=5, adv_epochs=2,
+                   det_min_size=192, det_epochs=3, det_eval_every=3, robust_image_size=128, attack_images=48,
+                   pgd_steps=5, adv_epochs=2, far_strategies=("scratch", "linear_probe", "full"),
                    opt_image_size=160, speed_steps=6, speed_warmup=1, speed_compile=False, calibration_images=192),
     # The full lesson on one GPU.
     "gpu": Profile(
