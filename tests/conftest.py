@@ -15,6 +15,15 @@ REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = Path(os.environ.get("TRANSFER_LESSONS_TEST_MIRROR", REPO.parent / "shared" / "data"))
 
 
+def pytest_configure(config):
+    """Under pytest-xdist (``make test-fast``: two workers on two cores) each worker keeps to one intra-op thread:
+    two workers of two spinning OpenMP threads each would take turns on the cores. Subprocesses keep the default."""
+    if os.environ.get("PYTEST_XDIST_WORKER"):
+        import torch
+
+        torch.set_num_threads(1)
+
+
 @pytest.fixture
 def one_thread():
     """One intra-op thread: on a shared 2-core runner, two spinning OpenMP threads that lose

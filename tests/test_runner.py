@@ -18,6 +18,7 @@ def _notebook(path, cells):
     nbformat.write(nb, path)
 
 
+@pytest.mark.notebook  # it starts Jupyter kernels: make test runs it, make test-fast does not
 @pytest.mark.timeout(240)
 def test_run_lessons_writes_reports(tmp_path):
     """Two lessons (each kernel start costs seconds): a broken one first, then one that must still run."""
@@ -102,6 +103,7 @@ def test_execute_runs_headless_and_restores_the_environment(tmp_path, monkeypatc
     assert "TRANSFER_LESSONS_HEADLESS" not in os.environ and os.environ["TRANSFER_LESSONS_DATA"] == "build/mirror"
 
 
+@pytest.mark.notebook
 @pytest.mark.timeout(120)
 def test_course_output_shows_no_kernel_warning(tmp_path, capfd):
     lessons = tmp_path / "nb"
