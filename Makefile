@@ -56,7 +56,7 @@ test: lint
 
 # Everything but the lesson runs and the minutes-long trainings on the real datasets (marked slow), two tests at
 # a time (pytest-xdist, one intra-op thread per worker: see tests/conftest.py); the tests that assert a speed run
-# afterwards, alone. The whole target: 3 min 0.8 s on 2 cores on a slow day (serial pytest alone took 3 min 15 s).
+# afterwards, alone. The whole target: 2 min 54 s and 3 min 1 s on 2 cores on a slow day (was 3:42 to 4:28).
 test-fast: lint
 	$(PYTHON) -m pytest -n 2 -m "not notebook and not slow and not timing"
 	$(PYTHON) -m pytest -m "timing and not slow" tests/test_speed.py tests/test_synthetic.py
